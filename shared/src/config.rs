@@ -1,0 +1,112 @@
+//! Typed configuration, read once per cold start from the environment.
+
+use std::time::Duration;
+
+/// Everything a function reads from its environment. Secrets never live here: they are
+/// fetched where they are used and never printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `CREDITS_TABLE`: the single table.
+    pub table: String,
+    /// `CREDITS_PARAMETER_PREFIX`: where the flag parameters live.
+    pub parameter_prefix: String,
+    /// `CREDITS_FLAG_TTL_SECONDS`: how long a flag value read from SSM is trusted.
+    pub flag_ttl: Duration,
+    /// `CREDITS_IDEMPOTENCY_TTL_SECONDS`: how long an Idempotency-Key is remembered.
+    pub idempotency_ttl: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {name} is invalid: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads each variable through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            match lookup(name) {
+                None => Ok(default.to_owned()),
+                Some(v) if v.trim().is_empty() => Err(ConfigError {
+                    name,
+                    problem: "empty".into(),
+                }),
+                Some(v) => Ok(v.trim().to_owned()),
+            }
+        };
+        let seconds = |name: &'static str, default: u64, max: u64| -> Result<Duration, ConfigError> {
+            let Some(raw) = lookup(name) else {
+                return Ok(Duration::from_secs(default));
+            };
+            match raw.trim().parse::<u64>() {
+                Ok(n) if n <= max => Ok(Duration::from_secs(n)),
+                _ => Err(ConfigError {
+                    name,
+                    problem: format!("expected whole seconds from 0 to {max}, got {raw:?}"),
+                }),
+            }
+        };
+        let prefix = text("CREDITS_PARAMETER_PREFIX", "/credits")?;
+        if !prefix.starts_with('/') || prefix.ends_with('/') {
+            return Err(ConfigError {
+                name: "CREDITS_PARAMETER_PREFIX",
+                problem: format!("expected a path such as /credits, got {prefix:?}"),
+            });
+        }
+        Ok(Self {
+            table: text("CREDITS_TABLE", "credits")?,
+            parameter_prefix: prefix,
+            flag_ttl: seconds("CREDITS_FLAG_TTL_SECONDS", 30, 3600)?,
+            idempotency_ttl: seconds("CREDITS_IDEMPOTENCY_TTL_SECONDS", 86_400, 30 * 86_400)?,
+        })
+    }
+}
+
+/// The AWS SDK configuration: region, credentials and `AWS_ENDPOINT_URL` from the environment,
+/// as every AWS tool reads them. Built once per cold start.
+pub async fn aws() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_are_the_specs() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.table, "credits");
+        assert_eq!(c.parameter_prefix, "/credits");
+        assert_eq!(c.flag_ttl, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let e = from(&[("CREDITS_FLAG_TTL_SECONDS", "soon")]).unwrap_err();
+        assert_eq!(e.name, "CREDITS_FLAG_TTL_SECONDS");
+        let e = from(&[("CREDITS_PARAMETER_PREFIX", "credits/")]).unwrap_err();
+        assert_eq!(e.name, "CREDITS_PARAMETER_PREFIX");
+        let e = from(&[("CREDITS_TABLE", " ")]).unwrap_err();
+        assert_eq!(e.name, "CREDITS_TABLE");
+    }
+
+    #[test]
+    fn values_override_defaults() {
+        let c = from(&[("CREDITS_TABLE", "t1"), ("CREDITS_FLAG_TTL_SECONDS", "5")]).unwrap();
+        assert_eq!((c.table.as_str(), c.flag_ttl), ("t1", Duration::from_secs(5)));
+    }
+}

@@ -1,0 +1,354 @@
+//! The local stack's pieces (feature `local`, never in a Lambda): the table and parameters made
+//! from the very definitions in `infra/template.yaml`, and HS256 tokens like the local
+//! authorizer's.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use serde_json::Value as Json;
+use serde_norway::Value;
+
+/// The deployment template: the one source of the table and parameter definitions.
+pub const TEMPLATE: &str = include_str!("../../infra/template.yaml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("infra/template.yaml: {0}")]
+    Template(String),
+    #[error("{operation}: {message}")]
+    Aws {
+        operation: &'static str,
+        message: String,
+    },
+}
+
+fn template_error(msg: impl Into<String>) -> ProvisionError {
+    ProvisionError::Template(msg.into())
+}
+
+fn aws_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    operation: &'static str,
+) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> ProvisionError {
+    move |e| ProvisionError::Aws {
+        operation,
+        message: aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+    }
+}
+
+/// The table as the template defines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableDefinition {
+    /// (name, type) of each key attribute.
+    pub attributes: Vec<(String, String)>,
+    /// (name, HASH|RANGE).
+    pub keys: Vec<(String, String)>,
+    pub ttl_attribute: Option<String>,
+}
+
+/// A parameter as the template defines it, its name relative to the prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterDefinition {
+    pub suffix: String,
+    pub value: String,
+}
+
+fn resources() -> Result<BTreeMap<String, Value>, ProvisionError> {
+    let doc: Value =
+        serde_norway::from_str(TEMPLATE).map_err(|e| template_error(e.to_string()))?;
+    let resources = doc
+        .get("Resources")
+        .cloned()
+        .ok_or_else(|| template_error("no Resources"))?;
+    serde_norway::from_value(resources).map_err(|e| template_error(e.to_string()))
+}
+
+fn of_type(resources: &BTreeMap<String, Value>, ty: &str) -> Vec<Value> {
+    resources
+        .values()
+        .filter(|r| r.get("Type").and_then(Value::as_str) == Some(ty))
+        .filter_map(|r| r.get("Properties").cloned())
+        .collect()
+}
+
+fn str_at<'v>(v: &'v Value, key: &str) -> Result<&'v str, ProvisionError> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| template_error(format!("{key} is not a string")))
+}
+
+pub fn table_definition() -> Result<TableDefinition, ProvisionError> {
+    let tables = of_type(&resources()?, "AWS::DynamoDB::Table");
+    let [table] = tables.as_slice() else {
+        return Err(template_error("expected exactly one AWS::DynamoDB::Table"));
+    };
+    let list = |key: &str, a: &str, b: &str| -> Result<Vec<(String, String)>, ProvisionError> {
+        table
+            .get(key)
+            .and_then(Value::as_sequence)
+            .ok_or_else(|| template_error(format!("{key} is not a list")))?
+            .iter()
+            .map(|e| Ok((str_at(e, a)?.to_owned(), str_at(e, b)?.to_owned())))
+            .collect()
+    };
+    Ok(TableDefinition {
+        attributes: list("AttributeDefinitions", "AttributeName", "AttributeType")?,
+        keys: list("KeySchema", "AttributeName", "KeyType")?,
+        ttl_attribute: table
+            .get("TimeToLiveSpecification")
+            .map(|t| str_at(t, "AttributeName").map(str::to_owned))
+            .transpose()?,
+    })
+}
+
+pub fn parameter_definitions() -> Result<Vec<ParameterDefinition>, ProvisionError> {
+    of_type(&resources()?, "AWS::SSM::Parameter")
+        .iter()
+        .map(|p| {
+            // Name: !Sub "${ParameterPrefix}/system-version"
+            let name = match p.get("Name") {
+                Some(Value::Tagged(t)) => t.value.as_str(),
+                Some(v) => v.as_str(),
+                None => None,
+            }
+            .ok_or_else(|| template_error("a parameter has no Name"))?;
+            let suffix = name
+                .strip_prefix("${ParameterPrefix}")
+                .ok_or_else(|| template_error(format!("{name} is not under ${{ParameterPrefix}}")))?;
+            Ok(ParameterDefinition {
+                suffix: suffix.to_owned(),
+                value: str_at(p, "Value")?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Creates the table as the template defines it, unless it exists.
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Result<(), ProvisionError> {
+    let def = table_definition()?;
+    let mut req = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest);
+    for (attr, ty) in &def.attributes {
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr)
+                .attribute_type(ScalarAttributeType::from(ty.as_str()))
+                .build()
+                .map_err(|e| template_error(e.to_string()))?,
+        );
+    }
+    for (attr, ty) in &def.keys {
+        req = req.key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(attr)
+                .key_type(KeyType::from(ty.as_str()))
+                .build()
+                .map_err(|e| template_error(e.to_string()))?,
+        );
+    }
+    match req.send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {
+            return Ok(());
+        }
+        Err(e) => return Err(aws_error("CreateTable")(e)),
+    }
+    if let Some(attr) = def.ttl_attribute {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(attr)
+                    .enabled(true)
+                    .build()
+                    .map_err(|e| template_error(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(aws_error("UpdateTimeToLive"))?;
+    }
+    Ok(())
+}
+
+/// Puts each parameter with the template's value; `overwrite` resets values already there.
+pub async fn put_parameters(
+    ssm: &aws_sdk_ssm::Client,
+    prefix: &str,
+    overwrite: bool,
+) -> Result<(), ProvisionError> {
+    for p in parameter_definitions()? {
+        let result = ssm
+            .put_parameter()
+            .name(format!("{prefix}{}", p.suffix))
+            .value(&p.value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(overwrite)
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e)
+                if !overwrite
+                    && e.as_service_error().is_some_and(|s| s.is_parameter_already_exists()) => {}
+            Err(e) => {
+                return Err(ProvisionError::Aws {
+                    operation: "PutParameter",
+                    message: aws_sdk_ssm::error::DisplayErrorContext(e).to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Signs an HS256 token as the local identity provider would.
+pub fn sign_token(secret: &str, claims: &Json) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("a JSON object signs")
+}
+
+/// A token for `sub`, valid for `ttl_seconds`, with the given `cognito:groups`.
+pub fn user_token(secret: &str, sub: &str, groups: &[&str], ttl_seconds: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = serde_json::json!({"sub": sub, "iat": now, "exp": now + ttl_seconds});
+    if !groups.is_empty() {
+        claims["cognito:groups"] = serde_json::json!(groups);
+    }
+    sign_token(secret, &claims)
+}
+
+/// Verifies an HS256 token (signature, algorithm, `exp`) and returns its claims as API
+/// Gateway's JWT authorizer passes them to a function: every value a string, arrays written
+/// as `[a b]`.
+pub fn verify_token(secret: &str, token: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_aud = false;
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    let data = jsonwebtoken::decode::<BTreeMap<String, Json>>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(data
+        .claims
+        .into_iter()
+        .map(|(k, v)| (k, claim_string(&v)))
+        .collect())
+}
+
+fn claim_string(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        Json::Array(items) => format!(
+            "[{}]",
+            items.iter().map(claim_string).collect::<Vec<_>>().join(" ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// For tests: an [`App`](crate::app::App) on a table and parameter prefix of its own, made from
+/// the template in the emulator at `AWS_ENDPOINT_URL` (the emulator's state is shared by every
+/// test, so nothing else sees them). Panics when no emulator is configured: the tests must
+/// never reach a real account.
+pub async fn isolated_app(tag: &str) -> crate::app::App {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "integration tests need the local emulator: run them with scripts/test"
+    );
+    let unique = format!(
+        "{tag}-{}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        chrono::Utc::now().timestamp_micros() % 1_000_000_000
+    );
+    let config = crate::config::Config {
+        table: format!("t-{unique}"),
+        parameter_prefix: format!("/t-{unique}"),
+        ..crate::config::Config::from_lookup(|_| None).expect("defaults are valid")
+    };
+    let sdk = crate::config::aws().await;
+    create_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table)
+        .await
+        .expect("create the test table");
+    put_parameters(&aws_sdk_ssm::Client::new(&sdk), &config.parameter_prefix, true)
+        .await
+        .expect("put the test parameters");
+    crate::app::App::new(&sdk, config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_defines_the_table_the_store_uses() {
+        let t = table_definition().unwrap();
+        let keys: Vec<_> = t.keys.iter().map(|(n, k)| (n.as_str(), k.as_str())).collect();
+        assert_eq!(keys, [(crate::store::PK, "HASH"), (crate::store::SK, "RANGE")]);
+        assert_eq!(t.ttl_attribute.as_deref(), Some(crate::store::TTL_ATTRIBUTE));
+    }
+
+    #[test]
+    fn the_template_defines_the_flag_parameters_with_phase_one_values() {
+        let mut p: Vec<_> = parameter_definitions()
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.suffix, p.value))
+            .collect();
+        p.sort();
+        assert_eq!(
+            p,
+            [
+                ("/enable-purchases".to_owned(), "true".to_owned()),
+                ("/system-version".to_owned(), "v1".to_owned())
+            ]
+        );
+        let names = crate::flags::parameter_names("");
+        assert!(names.iter().all(|n| p.iter().any(|(s, _)| s == n)));
+    }
+
+    #[test]
+    fn tokens_verify_and_carry_claims_as_api_gateway_passes_them() {
+        let t = user_token("s3cret", "alice", &["admin", "users"], 60);
+        let claims = verify_token("s3cret", &t).unwrap();
+        assert_eq!(claims["sub"], "alice");
+        assert_eq!(claims["cognito:groups"], "[admin users]");
+        assert!(verify_token("other", &t).is_err());
+        let expired = user_token("s3cret", "alice", &[], -5);
+        assert!(verify_token("s3cret", &expired).is_err());
+    }
+
+    #[test]
+    fn unsigned_and_foreign_algorithm_tokens_are_refused() {
+        use base64::Engine;
+        let b64 = |v: &Json| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let exp = chrono::Utc::now().timestamp() + 60;
+        let claims = serde_json::json!({"sub": "mallory", "exp": exp});
+        let none = format!("{}.{}.", b64(&serde_json::json!({"alg": "none", "typ": "JWT"})), b64(&claims));
+        assert!(verify_token("s3cret", &none).is_err());
+        let hs512 = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"s3cret"),
+        )
+        .unwrap();
+        assert!(verify_token("s3cret", &hs512).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! What the API shows: the balance view and the options an insufficient-credits answer offers.
+
+use serde::Serialize;
+
+use crate::account::Account;
+use crate::flags::Flags;
+use crate::ledger::{Bucket, Entry, EntryKind, TransactionId};
+use crate::plan::{Credits, Package, Plan};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BalanceView {
+    pub user_id: String,
+    pub plan: Plan,
+    pub period: String,
+    /// What can be spent now.
+    pub balance: Credits,
+    pub monthly: MonthlyView,
+    pub purchased: Credits,
+    pub held: Credits,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MonthlyView {
+    pub allowance: Credits,
+    pub remaining: Credits,
+    /// When the monthly credits expire and the next allowance arrives (RFC 3339, UTC).
+    pub resets_at: String,
+}
+
+impl BalanceView {
+    pub fn new(account: &Account, flags: &Flags) -> Self {
+        Self {
+            user_id: account.user_id.to_string(),
+            plan: account.plan,
+            period: account.period.to_string(),
+            balance: account.balance(),
+            monthly: MonthlyView {
+                allowance: account.plan.monthly_credits(),
+                remaining: account.monthly,
+                resets_at: account
+                    .period
+                    .end()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            },
+            purchased: account.purchased,
+            held: account.held,
+            version: flags.version.as_str(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanView {
+    pub id: Plan,
+    pub name: &'static str,
+    pub monthly_credits: Credits,
+}
+
+impl From<Plan> for PlanView {
+    fn from(p: Plan) -> Self {
+        Self {
+            id: p,
+            name: p.name(),
+            monthly_credits: p.monthly_credits(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageView {
+    pub id: Package,
+    pub credits: Credits,
+}
+
+impl From<Package> for PackageView {
+    fn from(p: Package) -> Self {
+        Self {
+            id: p,
+            credits: p.credits(),
+        }
+    }
+}
+
+/// Packages on sale: none unless purchases are enabled (v1 with the switch on).
+pub fn packages_on_sale(flags: &Flags) -> Vec<PackageView> {
+    if flags.purchases_enabled() {
+        Package::ALL.into_iter().map(PackageView::from).collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// The body beside the error of a 402: what the user has, needs, and can do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InsufficientView {
+    pub balance: Credits,
+    pub required: Credits,
+    pub plan: Plan,
+    pub upgrade_options: Vec<PlanView>,
+    /// Present in v1 with purchases on only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchase_options: Option<Vec<PackageView>>,
+}
+
+impl InsufficientView {
+    pub fn new(account: &Account, required: Credits, flags: &Flags) -> Self {
+        Self {
+            balance: account.balance(),
+            required,
+            plan: account.plan,
+            upgrade_options: account.plan.upgrades().map(PlanView::from).collect(),
+            purchase_options: flags.purchases_enabled().then(|| packages_on_sale(flags)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryView {
+    pub id: TransactionId,
+    #[serde(rename = "type")]
+    pub kind: EntryKind,
+    pub amount: Credits,
+    pub bucket: Bucket,
+    pub balance_after: Credits,
+    pub held_after: Credits,
+    pub cause: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub created_at: String,
+}
+
+impl From<Entry> for EntryView {
+    fn from(e: Entry) -> Self {
+        Self {
+            id: e.id(),
+            kind: e.kind,
+            amount: e.amount,
+            bucket: e.bucket,
+            balance_after: e.balance_after,
+            held_after: e.held_after,
+            cause: e.cause,
+            reason: e.reason,
+            created_at: e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }
+    }
+}
