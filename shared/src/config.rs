@@ -40,18 +40,19 @@ impl Config {
                 Some(v) => Ok(v.trim().to_owned()),
             }
         };
-        let seconds = |name: &'static str, default: u64, max: u64| -> Result<Duration, ConfigError> {
-            let Some(raw) = lookup(name) else {
-                return Ok(Duration::from_secs(default));
+        let seconds =
+            |name: &'static str, default: u64, max: u64| -> Result<Duration, ConfigError> {
+                let Some(raw) = lookup(name) else {
+                    return Ok(Duration::from_secs(default));
+                };
+                match raw.trim().parse::<u64>() {
+                    Ok(n) if n <= max => Ok(Duration::from_secs(n)),
+                    _ => Err(ConfigError {
+                        name,
+                        problem: format!("expected whole seconds from 0 to {max}, got {raw:?}"),
+                    }),
+                }
             };
-            match raw.trim().parse::<u64>() {
-                Ok(n) if n <= max => Ok(Duration::from_secs(n)),
-                _ => Err(ConfigError {
-                    name,
-                    problem: format!("expected whole seconds from 0 to {max}, got {raw:?}"),
-                }),
-            }
-        };
         let prefix = text("CREDITS_PARAMETER_PREFIX", "/credits")?;
         if !prefix.starts_with('/') || prefix.ends_with('/') {
             return Err(ConfigError {
@@ -83,7 +84,12 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::from_lookup(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        Config::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
     }
 
     #[test]
@@ -107,6 +113,9 @@ mod tests {
     #[test]
     fn values_override_defaults() {
         let c = from(&[("CREDITS_TABLE", "t1"), ("CREDITS_FLAG_TTL_SECONDS", "5")]).unwrap();
-        assert_eq!((c.table.as_str(), c.flag_ttl), ("t1", Duration::from_secs(5)));
+        assert_eq!(
+            (c.table.as_str(), c.flag_ttl),
+            ("t1", Duration::from_secs(5))
+        );
     }
 }

@@ -111,7 +111,9 @@ impl FlagReader {
     pub async fn read(&self) -> FlagReading {
         let mut state = self.state.lock().await;
         let now = Instant::now();
-        let due = state.tried.is_none_or(|t| now.duration_since(t) >= self.ttl);
+        let due = state
+            .tried
+            .is_none_or(|t| now.duration_since(t) >= self.ttl);
         if due {
             state.tried = Some(now);
             match self.fetch().await {
@@ -156,7 +158,12 @@ impl FlagReader {
             .set_names(Some(self.names.to_vec()))
             .send()
             .await
-            .map_err(|e| format!("GetParameters: {}", aws_sdk_ssm::error::DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                format!(
+                    "GetParameters: {}",
+                    aws_sdk_ssm::error::DisplayErrorContext(e)
+                )
+            })?;
         let value = |name: &str| {
             out.parameters()
                 .iter()
@@ -177,7 +184,11 @@ pub fn parse_flags(version: &str, enable_purchases: &str) -> Result<Flags, Strin
     let enable_purchases = match enable_purchases {
         "true" => true,
         "false" => false,
-        other => return Err(format!("enable-purchases must be true or false, got {other:?}")),
+        other => {
+            return Err(format!(
+                "enable-purchases must be true or false, got {other:?}"
+            ));
+        }
     };
     Ok(Flags {
         version,
@@ -198,7 +209,13 @@ mod tests {
                 enable_purchases: true
             }
         );
-        for (v, p) in [("v3", "true"), ("", "true"), ("v1", "TRUE "), ("V1", "true"), ("v2", "")] {
+        for (v, p) in [
+            ("v3", "true"),
+            ("", "true"),
+            ("v1", "TRUE "),
+            ("V1", "true"),
+            ("v2", ""),
+        ] {
             assert!(parse_flags(v, p).is_err(), "{v:?} {p:?}");
         }
     }

@@ -97,7 +97,14 @@ mod tests {
         let id = TransactionId(42);
         assert_eq!(id.to_string(), "tx_000000000042");
         assert_eq!("tx_000000000042".parse::<TransactionId>().unwrap(), id);
-        for bad in ["", "tx_", "tx_42", "42", "tx_00000000004x", "tx_-00000000042"] {
+        for bad in [
+            "",
+            "tx_",
+            "tx_42",
+            "42",
+            "tx_00000000004x",
+            "tx_-00000000042",
+        ] {
             assert!(bad.parse::<TransactionId>().is_err(), "{bad}");
         }
     }

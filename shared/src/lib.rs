@@ -2,16 +2,16 @@
 //! configuration shared by every function.
 
 pub mod account;
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod flags;
 pub mod ledger;
+#[cfg(feature = "local")]
+pub mod local;
 pub mod period;
 pub mod plan;
 pub mod rules;
-pub mod config;
-pub mod flags;
-pub mod store;
 pub mod service;
-pub mod api;
-pub mod app;
+pub mod store;
 pub mod views;
-#[cfg(feature = "local")]
-pub mod local;

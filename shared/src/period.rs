@@ -131,7 +131,9 @@ mod tests {
         let p = Period::new(2026, 3).unwrap();
         assert_eq!(p.to_string(), "2026-03");
         assert_eq!("2026-03".parse::<Period>().unwrap(), p);
-        for bad in ["2026-13", "2026-00", "2026-3", "26-03", "2026/03", "", "abcd-ef"] {
+        for bad in [
+            "2026-13", "2026-00", "2026-3", "26-03", "2026/03", "", "abcd-ef",
+        ] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }
     }
@@ -140,7 +142,10 @@ mod tests {
     fn december_rolls_into_january() {
         let dec = Period::new(2026, 12).unwrap();
         assert_eq!(dec.next(), Period::new(2027, 1).unwrap());
-        assert_eq!(dec.end(), Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
+        assert_eq!(
+            dec.end(),
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()
+        );
     }
 
     #[test]

@@ -19,7 +19,12 @@ pub enum Plan {
 }
 
 impl Plan {
-    pub const ALL: [Plan; 4] = [Plan::Free, Plan::ProMonthly, Plan::ProYearly, Plan::Lifetime];
+    pub const ALL: [Plan; 4] = [
+        Plan::Free,
+        Plan::ProMonthly,
+        Plan::ProYearly,
+        Plan::Lifetime,
+    ];
 
     pub fn id(self) -> &'static str {
         match self {

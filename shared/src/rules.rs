@@ -98,11 +98,23 @@ pub fn change_plan(
     if to > from {
         let extra = prorated(to - from, draft.account.period, now);
         if extra > 0 {
-            draft.push(EntryKind::Adjust, Bucket::Monthly, extra, cause, Some(&reason));
+            draft.push(
+                EntryKind::Adjust,
+                Bucket::Monthly,
+                extra,
+                cause,
+                Some(&reason),
+            );
         }
     } else if draft.account.monthly > to {
         let cut = draft.account.monthly - to;
-        draft.push(EntryKind::Adjust, Bucket::Monthly, -cut, cause, Some(&reason));
+        draft.push(
+            EntryKind::Adjust,
+            Bucket::Monthly,
+            -cut,
+            cause,
+            Some(&reason),
+        );
     }
     draft.account.plan = plan;
     draft.dirty = true;

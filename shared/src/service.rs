@@ -64,7 +64,11 @@ impl CreditService {
     }
 
     /// The account as of `now`, opening it or applying a due reset first.
-    pub async fn account(&self, user: &UserId, now: DateTime<Utc>) -> Result<Account, ServiceError> {
+    pub async fn account(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Account, ServiceError> {
         retry(|| async {
             let current = self.store.account(user).await?;
             let change = rules::touch(current.as_ref().map(|s| &s.account), user, now);
@@ -116,7 +120,8 @@ impl CreditService {
                 Err(refused) => {
                     // A refused spend is not remembered, but a retry of an applied one is
                     // replayed even when the balance has since run out.
-                    self.persist(current.as_ref(), &refused.touched, None, now).await?;
+                    self.persist(current.as_ref(), &refused.touched, None, now)
+                        .await?;
                     if let Some(answer) = self.replay(user, cmd, now).await? {
                         return Ok(answer);
                     }

@@ -352,7 +352,12 @@ impl Store {
         before: Option<TransactionId>,
     ) -> Result<Page, StoreError> {
         let high = match before {
-            Some(TransactionId(0)) => return Ok(Page { entries: vec![], next: None }),
+            Some(TransactionId(0)) => {
+                return Ok(Page {
+                    entries: vec![],
+                    next: None,
+                });
+            }
             Some(TransactionId(seq)) => tx_sk(seq - 1),
             None => format!("{TX_PREFIX}~"),
         };

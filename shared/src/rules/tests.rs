@@ -27,7 +27,10 @@ fn a_new_user_is_free_with_this_periods_five_credits() {
     assert!(c.opened);
     assert_eq!(c.account.plan, Plan::Free);
     assert_eq!(c.account.period.to_string(), "2026-11");
-    assert_eq!((c.account.monthly, c.account.purchased, c.account.balance()), (5, 0, 5));
+    assert_eq!(
+        (c.account.monthly, c.account.purchased, c.account.balance()),
+        (5, 0, 5)
+    );
     assert_eq!(c.entries.len(), 1);
     assert_eq!(c.entries[0].kind, EntryKind::Grant);
     assert_eq!((c.entries[0].amount, c.entries[0].seq), (5, 1));
@@ -60,7 +63,13 @@ fn a_reset_after_missed_months_grants_once_for_the_current_period() {
     let acc = touch(None, &alice(), at(2026, 6, 3)).account;
     let c = touch(Some(&acc), &alice(), at(2026, 11, 24));
     assert_eq!(c.account.period.to_string(), "2026-11");
-    assert_eq!(c.entries.iter().filter(|e| e.kind == EntryKind::Grant).count(), 1);
+    assert_eq!(
+        c.entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Grant)
+            .count(),
+        1
+    );
     assert_eq!(c.account.monthly, 5);
 }
 
@@ -68,8 +77,20 @@ fn a_reset_after_missed_months_grants_once_for_the_current_period() {
 fn deduct_takes_monthly_first_then_purchased() {
     let mut acc = touch(None, &alice(), at(2026, 11, 2)).account;
     acc.purchased = 10;
-    let c = deduct(Some(&acc), &alice(), 7, "k1", Some("export"), at(2026, 11, 2)).unwrap();
-    let got: Vec<_> = c.entries.iter().map(|e| (e.bucket, e.amount, e.balance_after)).collect();
+    let c = deduct(
+        Some(&acc),
+        &alice(),
+        7,
+        "k1",
+        Some("export"),
+        at(2026, 11, 2),
+    )
+    .unwrap();
+    let got: Vec<_> = c
+        .entries
+        .iter()
+        .map(|e| (e.bucket, e.amount, e.balance_after))
+        .collect();
     assert_eq!(got, [(Bucket::Monthly, -5, 10), (Bucket::Purchased, -2, 8)]);
     assert_eq!((c.account.monthly, c.account.purchased), (0, 8));
     assert_eq!(c.entries[0].reason.as_deref(), Some("export"));
@@ -96,7 +117,13 @@ fn a_refused_deduct_still_carries_the_due_reset() {
 #[test]
 fn upgrade_on_the_first_adds_the_whole_difference() {
     let acc = touch(None, &alice(), at(2026, 11, 1)).account;
-    let c = change_plan(Some(&acc), &alice(), Plan::ProMonthly, "evt_1", at(2026, 11, 1));
+    let c = change_plan(
+        Some(&acc),
+        &alice(),
+        Plan::ProMonthly,
+        "evt_1",
+        at(2026, 11, 1),
+    );
     assert_eq!(c.account.plan, Plan::ProMonthly);
     assert_eq!(c.account.monthly, 100);
     assert_eq!(c.entries[0].kind, EntryKind::Adjust);
@@ -106,10 +133,22 @@ fn upgrade_on_the_first_adds_the_whole_difference() {
 fn upgrade_on_the_28th_of_november_adds_three_thirtieths() {
     let mut acc = touch(None, &alice(), at(2026, 11, 1)).account;
     acc.monthly = 2;
-    let c = change_plan(Some(&acc), &alice(), Plan::ProMonthly, "evt_1", at(2026, 11, 28));
+    let c = change_plan(
+        Some(&acc),
+        &alice(),
+        Plan::ProMonthly,
+        "evt_1",
+        at(2026, 11, 28),
+    );
     // floor(95 * 3 / 30) = 9
     assert_eq!(c.account.monthly, 2 + 9);
-    let c = change_plan(Some(&c.account), &alice(), Plan::ProYearly, "evt_2", at(2026, 11, 28));
+    let c = change_plan(
+        Some(&c.account),
+        &alice(),
+        Plan::ProYearly,
+        "evt_2",
+        at(2026, 11, 28),
+    );
     // floor(50 * 3 / 30) = 5
     assert_eq!(c.account.monthly, 11 + 5);
 }
@@ -120,10 +159,22 @@ fn downgrade_caps_monthly_and_keeps_purchased() {
     acc.plan = Plan::Lifetime;
     acc.monthly = 320;
     acc.purchased = 200;
-    let c = change_plan(Some(&acc), &alice(), Plan::ProMonthly, "evt_1", at(2026, 11, 10));
+    let c = change_plan(
+        Some(&acc),
+        &alice(),
+        Plan::ProMonthly,
+        "evt_1",
+        at(2026, 11, 10),
+    );
     assert_eq!((c.account.monthly, c.account.purchased), (100, 200));
     assert_eq!(c.entries[0].amount, -220);
-    let c = change_plan(Some(&c.account), &alice(), Plan::Free, "evt_2", at(2026, 11, 10));
+    let c = change_plan(
+        Some(&c.account),
+        &alice(),
+        Plan::Free,
+        "evt_2",
+        at(2026, 11, 10),
+    );
     assert_eq!(c.account.monthly, 5);
     // Below the new cap, a downgrade takes nothing but still changes the plan.
     let mut low = c.account.clone();
@@ -144,7 +195,13 @@ fn the_same_plan_changes_nothing() {
 #[test]
 fn purchase_adds_to_the_purchased_bucket() {
     let acc = touch(None, &alice(), at(2026, 11, 1)).account;
-    let c = purchase(Some(&acc), &alice(), Package::Standard, "evt", at(2026, 11, 5));
+    let c = purchase(
+        Some(&acc),
+        &alice(),
+        Package::Standard,
+        "evt",
+        at(2026, 11, 5),
+    );
     assert_eq!((c.account.purchased, c.account.balance()), (200, 205));
 }
 

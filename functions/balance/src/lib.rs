@@ -1,0 +1,102 @@
+//! The read side of the API: `GET /credits/balance`, `GET /credits/transactions` and
+//! `GET /credits/plans`. One function, because all three are cheap reads of one account with
+//! the same permissions.
+
+use chrono::Utc;
+use credits::api::{self, ApiError, json_response};
+use credits::app::App;
+use credits::ledger::TransactionId;
+use credits::views::{BalanceView, EntryView, PlanView, packages_on_sale};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
+
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 100;
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let result = match api::route(&req).as_str() {
+        "GET /credits/balance" => balance(app, &req).await,
+        "GET /credits/transactions" => transactions(app, &req).await,
+        "GET /credits/plans" => plans(app).await,
+        _ => Err(ApiError::not_found()),
+    };
+    result.unwrap_or_else(ApiError::into_response)
+}
+
+async fn balance(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let user = api::user(req)?;
+    let account = app.service.account(&user, Utc::now()).await?;
+    let flags = app.flags.read().await.flags;
+    Ok(json_response(
+        StatusCode::OK,
+        &BalanceView::new(&account, &flags),
+    ))
+}
+
+async fn transactions(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let user = api::user(req)?;
+    let (limit, cursor) = page_query(req)?;
+    let page = app
+        .service
+        .entries(&user, limit, cursor, Utc::now())
+        .await?;
+    let items: Vec<EntryView> = page.entries.into_iter().map(EntryView::from).collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"items": items, "next_cursor": page.next}),
+    ))
+}
+
+/// `limit` (1 to 100, default 20) and `cursor` (a `next_cursor` this API gave), each at most once.
+fn page_query(req: &Request) -> Result<(usize, Option<TransactionId>), ApiError> {
+    let query = req.query_string_parameters_ref();
+    let single = |name: &str| -> Result<Option<&str>, ApiError> {
+        match query.and_then(|q| q.all(name)) {
+            None => Ok(None),
+            Some(v) if v.len() == 1 => Ok(Some(v[0])),
+            Some(_) => Err(ApiError::invalid(format!("{name} is given more than once"))),
+        }
+    };
+    let limit = match single("limit")? {
+        None => DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "limit must be a whole number from 1 to {MAX_LIMIT}, got {raw:?}"
+                ))
+            })?,
+    };
+    let cursor = single("cursor")?
+        .map(|raw| {
+            raw.parse::<TransactionId>().map_err(|_| {
+                ApiError::invalid("cursor must be a next_cursor value returned by this route")
+            })
+        })
+        .transpose()?;
+    Ok((limit, cursor))
+}
+
+/// Public (no authorizer), so it reads only the flags: a caller's own plan is in its balance.
+async fn plans(app: &App) -> Result<Response<Body>, ApiError> {
+    let flags = app.flags.read().await.flags;
+    let plans: Vec<PlanView> = credits::plan::Plan::ALL
+        .into_iter()
+        .map(PlanView::from)
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "plans": plans,
+            "packages": packages_on_sale(&flags),
+            "purchases_enabled": flags.purchases_enabled(),
+            "version": flags.version,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests;
