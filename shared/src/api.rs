@@ -5,6 +5,7 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
@@ -174,7 +175,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, max: usize) -> Result<T, Ap
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid("a JSON body is required"));
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
+    // Through an object first: serde would otherwise accept a struct written as an array.
+    let object: Map<String, Value> = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid(format!("the body must be a JSON object: {e}")))?;
+    T::deserialize(Value::Object(object))
+        .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))
 }
 
 /// A header's value, if present and visible ASCII.

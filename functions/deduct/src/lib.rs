@@ -1,0 +1,154 @@
+//! `POST /credits/deduct`: spend credits once per `Idempotency-Key`.
+
+use chrono::Utc;
+use credits::api::{self, ApiError, raw_json_response};
+use credits::app::App;
+use credits::flags::Flags;
+use credits::ledger::EntryKind;
+use credits::plan::Credits;
+use credits::rules::{Change, MAX_DEDUCT, MIN_DEDUCT};
+use credits::service::{Answer, Deduct, ServiceError};
+use credits::views::{BalanceView, InsufficientView};
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Far above any valid body; a larger one is refused unread.
+pub const MAX_BODY_BYTES: usize = 4096;
+pub const MAX_KEY_LEN: usize = 255;
+pub const MAX_REASON_CHARS: usize = 200;
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let result = match api::route(&req).as_str() {
+        "POST /credits/deduct" => deduct(app, &req).await,
+        _ => Err(ApiError::not_found()),
+    };
+    result.unwrap_or_else(ApiError::into_response)
+}
+
+/// The body as sent; `amount` is checked by hand so that every wrong shape gets one clear message.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeductBody {
+    amount: Value,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// A valid deduct request; its JSON is what an Idempotency-Key is bound to.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+struct DeductRequest {
+    amount: Credits,
+    reason: Option<String>,
+}
+
+impl DeductBody {
+    fn parse(self) -> Result<DeductRequest, ApiError> {
+        let amount = self
+            .amount
+            .as_i64()
+            .filter(|n| (MIN_DEDUCT..=MAX_DEDUCT).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "amount must be a whole number from {MIN_DEDUCT} to {MAX_DEDUCT}, got {}",
+                    self.amount
+                ))
+            })?;
+        if let Some(reason) = &self.reason
+            && (reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control))
+        {
+            return Err(ApiError::invalid(format!(
+                "reason must be at most {MAX_REASON_CHARS} characters, without control characters"
+            )));
+        }
+        Ok(DeductRequest {
+            amount,
+            reason: self.reason,
+        })
+    }
+}
+
+/// 1 to 255 visible ASCII characters, such as a UUID.
+fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
+    let key = api::header_str(req, IDEMPOTENCY_HEADER)?
+        .ok_or_else(|| ApiError::invalid("the Idempotency-Key header is required"))?;
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::invalid(format!(
+            "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
+        )));
+    }
+    Ok(key)
+}
+
+#[derive(Serialize)]
+struct Deducted<'a> {
+    #[serde(flatten)]
+    balance: BalanceView,
+    deducted: Credits,
+    transaction_id: &'a str,
+}
+
+fn render(change: &Change, amount: Credits, flags: &Flags) -> String {
+    let transaction_id = change
+        .entries
+        .iter()
+        .find(|e| e.kind == EntryKind::Deduct)
+        .map(|e| e.id().to_string())
+        .unwrap_or_default();
+    serde_json::to_string(&Deducted {
+        balance: BalanceView::new(&change.account, flags),
+        deducted: amount,
+        transaction_id: &transaction_id,
+    })
+    .unwrap_or_default()
+}
+
+async fn deduct(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let user = api::user(req)?;
+    let key = idempotency_key(req)?;
+    let request = api::json_body::<DeductBody>(req, MAX_BODY_BYTES)?.parse()?;
+    let fingerprint = serde_json::to_string(&request).unwrap_or_default();
+    let flags = app.flags.read().await.flags;
+    let cmd = Deduct {
+        amount: request.amount,
+        reason: request.reason.as_deref(),
+        key,
+        request: &fingerprint,
+    };
+    let answer = app
+        .service
+        .deduct(&user, &cmd, Utc::now(), |change| {
+            render(change, request.amount, &flags)
+        })
+        .await;
+    match answer {
+        Ok(Answer::Applied { status, body }) => Ok(respond(status, body, false)),
+        Ok(Answer::Replayed { status, body }) => Ok(respond(status, body, true)),
+        Err(ServiceError::Insufficient { account, required }) => Err(ApiError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "insufficient_credits",
+            format!(
+                "{required} credits required, {} available",
+                account.balance()
+            ),
+        )
+        .with(InsufficientView::new(&account, required, &flags))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn respond(status: u16, body: String, replayed: bool) -> Response<Body> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut response = raw_json_response(status, body);
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests;
