@@ -1,1 +1,105 @@
+//! Support for the end-to-end tests: a local gateway on a free port in front of every function,
+//! on a table of its own in the emulator, and a small HTTP client.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
+use credits_ops::gateway::{Gateway, serve};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+pub const SECRET: &str = "e2e-secret";
+
+/// A running local stack. The server stops when this is dropped.
+pub struct Stack {
+    pub base: String,
+    pub gateway: Arc<Gateway>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub json: Value,
+}
+
+impl Stack {
+    pub async fn start(tag: &str) -> Self {
+        let app = credits::local::isolated_app(tag).await;
+        let gateway =
+            Arc::new(Gateway::new(app, SECRET.into()).expect("the template's routes mount"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(listener, gateway.clone(), async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            gateway,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            _stop: stop,
+        }
+    }
+
+    pub fn token(&self, user: &str) -> String {
+        credits::local::user_token(SECRET, user, &[], 600)
+    }
+
+    /// Sends a request; `headers` are name/value pairs, `body` is sent as is.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .expect("a valid request");
+        let res = self.client.request(req).await.expect("the gateway answers");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("a body").to_bytes();
+        Reply {
+            status,
+            headers,
+            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        self.send("GET", path, &headers, "").await
+    }
+
+    pub async fn deduct(&self, token: &str, key: &str, body: &str) -> Reply {
+        let auth = format!("Bearer {token}");
+        self.send(
+            "POST",
+            "/credits/deduct",
+            &[
+                ("authorization", &auth),
+                ("idempotency-key", key),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await
+    }
+}

@@ -1,0 +1,196 @@
+//! The local gateway: the HTTP API's routes (read from the template) and its JWT authorizer,
+//! in front of the real function handlers called in process with the very event API Gateway
+//! would send them.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use credits::api::ApiError;
+use credits::app::App;
+use credits::local::{ApiCall, HttpRoute};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use lambda_http::Body;
+use tokio::net::TcpListener;
+
+/// API Gateway's own payload limit.
+const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
+
+pub struct Gateway {
+    app: App,
+    secret: String,
+    routes: Vec<HttpRoute>,
+}
+
+impl Gateway {
+    /// Fails when the template declares a route whose function is not mounted here.
+    pub fn new(app: App, secret: String) -> Result<Self, String> {
+        let routes = credits::local::http_routes().map_err(|e| e.to_string())?;
+        if let Some(r) = routes
+            .iter()
+            .find(|r| !FUNCTIONS.contains(&r.function.as_str()))
+        {
+            return Err(format!(
+                "{} names function {:?}, which the gateway does not mount",
+                r.key(),
+                r.function
+            ));
+        }
+        Ok(Self {
+            app,
+            secret,
+            routes,
+        })
+    }
+
+    pub fn routes(&self) -> &[HttpRoute] {
+        &self.routes
+    }
+
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+}
+
+/// The functions mounted in process, by binary name.
+const FUNCTIONS: &[&str] = &["balance", "deduct"];
+
+async fn invoke(
+    app: &App,
+    function: &str,
+    req: lambda_http::Request,
+) -> lambda_http::Response<Body> {
+    match function {
+        "balance" => balance::handle(app, req).await,
+        "deduct" => deduct::handle(app, req).await,
+        other => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "bad_gateway",
+            format!("function {other} is not mounted"),
+        )
+        .into_response(),
+    }
+}
+
+/// Serves until `shutdown` completes; connections in flight are dropped with the task.
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            () = &mut shutdown => return Ok(()),
+        };
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let gateway = gateway.clone();
+                async move { Ok::<_, Infallible>(handle(&gateway, req).await) }
+            });
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "connection closed");
+            }
+        });
+    }
+}
+
+async fn handle(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let response = route(gateway, req).await;
+    tracing::info!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+async fn route(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let Some((route, params)) = gateway
+        .routes
+        .iter()
+        .find_map(|r| r.matches(&method, &path).map(|p| (r, p)))
+    else {
+        return to_hyper(ApiError::not_found().into_response());
+    };
+    let claims = if route.authorized {
+        match authorize(&gateway.secret, &req) {
+            Some(claims) => Some(claims),
+            None => return to_hyper(ApiError::unauthorized().into_response()),
+        }
+    } else {
+        None
+    };
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or(path.clone(), |pq| pq.as_str().to_owned());
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let body = match Limited::new(req.into_body(), MAX_PAYLOAD).collect().await {
+        Ok(b) => b.to_bytes().to_vec(),
+        Err(_) => {
+            return to_hyper(
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request is larger than 10 MB",
+                )
+                .into_response(),
+            );
+        }
+    };
+    let mut call = ApiCall::new(&method, &target);
+    call.route_key = route.key();
+    call.path_parameters = params;
+    call.headers = headers;
+    call.body = body;
+    call.claims = claims;
+    to_hyper(invoke(&gateway.app, &route.function, call.request()).await)
+}
+
+/// The JWT authorizer: a valid `Authorization: Bearer` HS256 token, or nothing.
+fn authorize(secret: &str, req: &Request<Incoming>) -> Option<BTreeMap<String, String>> {
+    let header = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))?;
+    credits::local::verify_token(secret, token.trim()).ok()
+}
+
+fn to_hyper(response: lambda_http::Response<Body>) -> Response<Full<Bytes>> {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    Response::from_parts(parts, Full::new(bytes))
+}

@@ -1,0 +1,3 @@
+//! The local stack and the operators' tooling.
+
+pub mod gateway;
