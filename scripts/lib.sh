@@ -3,6 +3,8 @@
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
+# Where cargo puts the dev binaries (CARGO_TARGET_DIR may point elsewhere).
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
