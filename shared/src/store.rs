@@ -5,6 +5,9 @@
 //! | account | `USER#<user>` | `ACCOUNT` | plan, period, monthly, purchased, held, seq, rev |
 //! | ledger entry | `USER#<user>` | `TX#<seq, 12 digits>` | type, amount, bucket, balance_after, ... |
 //! | idempotency record | `USER#<user>` | `IDEM#<key>` | request, status, response, expires_at (TTL) |
+//! | closed hold | `USER#<user>` | `HOLD#<hold id>` | outcome, amount, committed, released, expired, closed_at |
+//!
+//! Open holds live in the account item (`holds`), so a hold and its buckets change together.
 
 use std::collections::HashMap;
 
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{Account, UserId};
 use crate::ledger::{Entry, TransactionId};
-use crate::rules::Change;
+use crate::rules::{Change, ClosedHold};
 
 /// Key and TTL attribute names: the table's definition in `infra/template.yaml` must agree.
 pub const PK: &str = "pk";
@@ -26,6 +29,7 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 const ACCOUNT_SK: &str = "ACCOUNT";
 const TX_PREFIX: &str = "TX#";
 const IDEM_PREFIX: &str = "IDEM#";
+const HOLD_PREFIX: &str = "HOLD#";
 
 /// An account with the revision its optimistic concurrency is checked against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +148,14 @@ struct IdempotencyItem {
     record: IdempotencyRecord,
 }
 
+#[derive(Serialize, Deserialize)]
+struct ClosedHoldItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    hold: ClosedHold,
+}
+
 type Item = HashMap<String, AttributeValue>;
 
 fn encode<T: Serialize>(value: &T) -> Item {
@@ -204,6 +216,26 @@ impl Store {
             .transpose()
     }
 
+    /// The record of a hold that has ended, if `id` names one of this user's.
+    pub async fn closed_hold(
+        &self,
+        user: &UserId,
+        id: &str,
+    ) -> Result<Option<ClosedHold>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(user_pk(user), format!("{HOLD_PREFIX}{id}"))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("GetItem"))?;
+        out.item
+            .map(|item| decode::<ClosedHoldItem>(item).map(|i| i.hold))
+            .transpose()
+    }
+
     pub async fn idempotency(
         &self,
         user: &UserId,
@@ -240,6 +272,25 @@ impl Store {
                 pk: pk.clone(),
                 sk: tx_sk(entry.seq),
                 entry: entry.clone(),
+            });
+            items.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .expect("table, item and condition are set"),
+                    )
+                    .build(),
+            );
+        }
+        for hold in &change.closed_holds {
+            let item = encode(&ClosedHoldItem {
+                pk: pk.clone(),
+                sk: format!("{HOLD_PREFIX}{}", hold.hold_id),
+                hold: hold.clone(),
             });
             items.push(
                 TransactWriteItem::builder()
@@ -322,8 +373,8 @@ impl Store {
                         .set_key(Some(self.key(pk.to_owned(), ACCOUNT_SK.into())))
                         .update_expression(
                             "SET #plan = :plan, #period = :period, monthly = :monthly, \
-                             purchased = :purchased, held = :held, seq = :seq, rev = :next, \
-                             updated_at = :now",
+                             purchased = :purchased, held = :held, holds = :holds, seq = :seq, \
+                             rev = :next, updated_at = :now",
                         )
                         .condition_expression("rev = :rev")
                         .expression_attribute_names("#plan", "plan")
@@ -333,6 +384,11 @@ impl Store {
                         .expression_attribute_values(":monthly", n(a.monthly))
                         .expression_attribute_values(":purchased", n(a.purchased))
                         .expression_attribute_values(":held", n(a.held))
+                        .expression_attribute_values(
+                            ":holds",
+                            serde_dynamo::to_attribute_value(&a.holds)
+                                .expect("holds encode as a map"),
+                        )
                         .expression_attribute_values(":seq", n(a.seq))
                         .expression_attribute_values(":next", n(rev + 1))
                         .expression_attribute_values(":rev", n(rev))
