@@ -60,7 +60,7 @@ impl Change {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Insufficient {
     pub required: Credits,
-    pub touched: Change,
+    pub touched: Box<Change>,
 }
 
 /// The account as it is at `now`: opened as a Free account if it does not exist, its expired
@@ -87,7 +87,7 @@ pub fn deduct(
     if draft.account.balance() < amount {
         return Err(Insufficient {
             required: amount,
-            touched: draft.finish(),
+            touched: Box::new(draft.finish()),
         });
     }
     let from_monthly = amount.min(draft.account.monthly);
@@ -181,19 +181,19 @@ pub const DEFAULT_HOLD_TTL: i64 = 900;
 pub enum HoldRefusal {
     Insufficient {
         required: Credits,
-        touched: Change,
+        touched: Box<Change>,
     },
     TooManyHolds {
-        touched: Change,
+        touched: Box<Change>,
     },
     /// No open hold of that id: closed (the store knows) or never existed.
     NotOpen {
-        touched: Change,
+        touched: Box<Change>,
     },
     /// A commit of more than the hold holds.
     Exceeds {
         held: Credits,
-        touched: Change,
+        touched: Box<Change>,
     },
 }
 
@@ -231,12 +231,12 @@ pub fn hold(
     if draft.account.balance() < amount {
         return Err(HoldRefusal::Insufficient {
             required: amount,
-            touched: draft.finish(),
+            touched: Box::new(draft.finish()),
         });
     }
     if draft.account.holds.len() >= MAX_OPEN_HOLDS {
         return Err(HoldRefusal::TooManyHolds {
-            touched: draft.finish(),
+            touched: Box::new(draft.finish()),
         });
     }
     let id = hold_id(draft.account.seq + 1);
@@ -276,14 +276,14 @@ pub fn commit_hold(
     draft.roll();
     let Some(held) = draft.account.holds.get(id).map(|h| h.amount) else {
         return Err(HoldRefusal::NotOpen {
-            touched: draft.finish(),
+            touched: Box::new(draft.finish()),
         });
     };
     let commit = amount.unwrap_or(held);
     if !(0..=held).contains(&commit) {
         return Err(HoldRefusal::Exceeds {
             held,
-            touched: draft.finish(),
+            touched: Box::new(draft.finish()),
         });
     }
     draft.close_hold(id, commit, HoldOutcome::Committed);
@@ -301,7 +301,7 @@ pub fn release_hold(
     draft.roll();
     if !draft.account.holds.contains_key(id) {
         return Err(HoldRefusal::NotOpen {
-            touched: draft.finish(),
+            touched: Box::new(draft.finish()),
         });
     }
     draft.close_hold(id, 0, HoldOutcome::Released);

@@ -18,7 +18,10 @@ pub const MAX_ATTEMPTS: u32 = 12;
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("{required} credits required, {} available", account.balance())]
-    Insufficient { account: Account, required: Credits },
+    Insufficient {
+        account: Box<Account>,
+        required: Credits,
+    },
     #[error("the idempotency key was used with another request")]
     IdempotencyConflict,
     #[error(
@@ -42,8 +45,28 @@ pub enum ServiceError {
 /// A decision the rules refused: the error to answer, and what must be stored all the same
 /// (a reset or a hold expiry that was due).
 pub struct Refused {
-    pub touched: Change,
+    pub touched: Box<Change>,
     pub error: ServiceError,
+}
+
+impl From<rules::HoldRefusal> for Refused {
+    fn from(refusal: rules::HoldRefusal) -> Self {
+        use rules::HoldRefusal as R;
+        let error = match &refusal {
+            R::Insufficient { required, touched } => ServiceError::Insufficient {
+                account: Box::new(touched.account.clone()),
+                required: *required,
+            },
+            R::TooManyHolds { .. } => ServiceError::TooManyHolds,
+            R::NotOpen { .. } => ServiceError::HoldNotFound,
+            R::Exceeds { held, .. } => ServiceError::HoldExceeded { held: *held },
+        };
+        let (R::Insufficient { touched, .. }
+        | R::TooManyHolds { touched }
+        | R::NotOpen { touched }
+        | R::Exceeds { touched, .. }) = refusal;
+        Refused { touched, error }
+    }
 }
 
 /// A spend to make once per idempotency key.
@@ -144,7 +167,7 @@ impl CreditService {
             rules::deduct(current, user, cmd.amount, &cause, cmd.reason, now).map_err(|refused| {
                 Refused {
                     error: ServiceError::Insufficient {
-                        account: refused.touched.account.clone(),
+                        account: Box::new(refused.touched.account.clone()),
                         required: refused.required,
                     },
                     touched: refused.touched,

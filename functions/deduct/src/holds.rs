@@ -6,9 +6,7 @@ use credits::app::App;
 use credits::flags::Flags;
 use credits::ledger::EntryKind;
 use credits::plan::Credits;
-use credits::rules::{
-    self, Change, HoldRefusal, MAX_DEDUCT, MAX_HOLD_TTL, MIN_DEDUCT, MIN_HOLD_TTL,
-};
+use credits::rules::{self, Change, MAX_DEDUCT, MAX_HOLD_TTL, MIN_DEDUCT, MIN_HOLD_TTL};
 use credits::service::{Once, Refused, ServiceError};
 use credits::views::BalanceView;
 use lambda_http::http::StatusCode;
@@ -79,7 +77,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
                     now,
                 )
                 .map(|(change, _)| change)
-                .map_err(refused)
+                .map_err(Refused::from)
             },
         )
         .await;
@@ -109,25 +107,6 @@ fn render_opened(change: &Change, flags: &Flags) -> String {
         balance: BalanceView::new(&change.account, flags),
     })
     .unwrap_or_default()
-}
-
-fn refused(refusal: HoldRefusal) -> Refused {
-    let error = match &refusal {
-        HoldRefusal::Insufficient { required, touched } => ServiceError::Insufficient {
-            account: touched.account.clone(),
-            required: *required,
-        },
-        HoldRefusal::TooManyHolds { .. } => ServiceError::TooManyHolds,
-        HoldRefusal::NotOpen { .. } => ServiceError::HoldNotFound,
-        HoldRefusal::Exceeds { held, .. } => ServiceError::HoldExceeded { held: *held },
-    };
-    let touched = match refusal {
-        HoldRefusal::Insufficient { touched, .. }
-        | HoldRefusal::TooManyHolds { touched }
-        | HoldRefusal::NotOpen { touched }
-        | HoldRefusal::Exceeds { touched, .. } => touched,
-    };
-    Refused { touched, error }
 }
 
 /// The `{id}` of the route, if it can name a hold at all; anything else is simply not found.
@@ -177,7 +156,7 @@ pub async fn commit(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     let result = app
         .service
         .apply(&user, now, |current| {
-            rules::commit_hold(current, &user, &id, amount, now).map_err(refused)
+            rules::commit_hold(current, &user, &id, amount, now).map_err(Refused::from)
         })
         .await;
     closed(app, &user, &id, result).await
@@ -190,7 +169,7 @@ pub async fn release(app: &App, req: &Request) -> Result<Response<Body>, ApiErro
     let result = app
         .service
         .apply(&user, now, |current| {
-            rules::release_hold(current, &user, &id, now).map_err(refused)
+            rules::release_hold(current, &user, &id, now).map_err(Refused::from)
         })
         .await;
     closed(app, &user, &id, result).await

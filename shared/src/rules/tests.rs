@@ -392,7 +392,7 @@ fn step(current: Option<&Account>, op: &Op, t: DateTime<Utc>) -> Change {
     let or_touched = |r: Result<Change, HoldRefusal>| r.unwrap_or_else(|e| e.touched().clone());
     match op {
         Op::Touch => touch(current, &alice(), t),
-        Op::Deduct(n) => deduct(current, &alice(), *n, "k", None, t).unwrap_or_else(|e| e.touched),
+        Op::Deduct(n) => deduct(current, &alice(), *n, "k", None, t).unwrap_or_else(|e| *e.touched),
         Op::Plan(p) => change_plan(current, &alice(), *p, "evt", t),
         Op::Purchase(p) => purchase(current, &alice(), *p, "evt", t),
         Op::Hold(n, ttl) => or_touched(hold(current, &alice(), *n, *ttl, "k", t).map(|(c, _)| c)),
@@ -485,7 +485,7 @@ proptest! {
         match hold(Some(&acc), &alice(), amount, 600, "k", now) {
             Err(HoldRefusal::Insufficient { touched, .. }) => {
                 prop_assert!(before.balance() < amount);
-                prop_assert_eq!(touched.account, before);
+                prop_assert_eq!(&touched.account, &before);
             }
             Err(HoldRefusal::TooManyHolds { .. }) => prop_assert!(before.holds.len() >= MAX_OPEN_HOLDS),
             Err(other) => prop_assert!(false, "unexpected {:?}", other),
@@ -530,7 +530,7 @@ proptest! {
             }
             Err(e) => {
                 prop_assert!(rolled.balance() < amount);
-                prop_assert_eq!(e.touched.account, rolled);
+                prop_assert_eq!(&e.touched.account, &rolled);
             }
         }
     }

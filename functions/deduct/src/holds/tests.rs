@@ -307,10 +307,7 @@ async fn a_hold_across_a_month_boundary_is_kept_and_the_reset_grants_once() {
         .apply(&user, nov, |cur| {
             rules::hold(cur, &user, 4, 3600, "k", nov)
                 .map(|(c, _)| c)
-                .map_err(|e| credits::service::Refused {
-                    touched: e.touched().clone(),
-                    error: credits::service::ServiceError::Contention,
-                })
+                .map_err(credits::service::Refused::from)
         })
         .await
         .unwrap();
@@ -325,10 +322,7 @@ async fn a_hold_across_a_month_boundary_is_kept_and_the_reset_grants_once() {
     let done = app
         .service
         .apply(&user, dec, |cur| {
-            rules::release_hold(cur, &user, &id, dec).map_err(|e| credits::service::Refused {
-                touched: e.touched().clone(),
-                error: credits::service::ServiceError::Contention,
-            })
+            rules::release_hold(cur, &user, &id, dec).map_err(credits::service::Refused::from)
         })
         .await
         .unwrap();
