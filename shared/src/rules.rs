@@ -90,12 +90,7 @@ pub fn deduct(
             touched: Box::new(draft.finish()),
         });
     }
-    let from_monthly = amount.min(draft.account.monthly);
-    let from_purchased = amount - from_monthly;
-    for (bucket, take) in [
-        (Bucket::Monthly, from_monthly),
-        (Bucket::Purchased, from_purchased),
-    ] {
+    for (bucket, take) in monthly_first(amount, draft.account.monthly) {
         if take > 0 {
             draft.push(EntryKind::Deduct, bucket, -take, cause, reason);
         }
@@ -240,12 +235,9 @@ pub fn hold(
         });
     }
     let id = hold_id(draft.account.seq + 1);
-    let from_monthly = amount.min(draft.account.monthly);
-    let from_purchased = amount - from_monthly;
-    for (bucket, take) in [
-        (Bucket::Monthly, from_monthly),
-        (Bucket::Purchased, from_purchased),
-    ] {
+    let split = monthly_first(amount, draft.account.monthly);
+    let [(_, from_monthly), (_, from_purchased)] = split;
+    for (bucket, take) in split {
         if take > 0 {
             draft.record(EntryKind::Hold, bucket, -take, take, cause, Some(&id));
         }
@@ -306,6 +298,15 @@ pub fn release_hold(
     }
     draft.close_hold(id, 0, HoldOutcome::Released);
     Ok(draft.finish())
+}
+
+/// How `amount` splits over the buckets, spending monthly credits (`monthly` of them) first.
+fn monthly_first(amount: Credits, monthly: Credits) -> [(Bucket, Credits); 2] {
+    let from_monthly = amount.min(monthly);
+    [
+        (Bucket::Monthly, from_monthly),
+        (Bucket::Purchased, amount - from_monthly),
+    ]
 }
 
 /// `floor(difference * days_left / days_in_month)` for the period that holds `now`.
@@ -458,12 +459,9 @@ impl Draft {
             return;
         };
         let cause = format!("hold:{id}");
-        let spent_monthly = commit.min(hold.monthly);
-        let spent_purchased = commit - spent_monthly;
-        for (bucket, spent) in [
-            (Bucket::Monthly, spent_monthly),
-            (Bucket::Purchased, spent_purchased),
-        ] {
+        let split = monthly_first(commit, hold.monthly);
+        let [(_, spent_monthly), (_, spent_purchased)] = split;
+        for (bucket, spent) in split {
             if spent > 0 {
                 self.record(EntryKind::Deduct, bucket, 0, -spent, &cause, None);
             }

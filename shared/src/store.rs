@@ -197,23 +197,11 @@ impl Store {
 
     /// The account as stored (strongly consistent), or `None` for a user never seen.
     pub async fn account(&self, user: &UserId) -> Result<Option<Stored>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(user_pk(user), ACCOUNT_SK.into())))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable("GetItem"))?;
-        out.item
-            .map(|item| {
-                decode::<AccountItem>(item).map(|i| Stored {
-                    account: i.account,
-                    rev: i.rev,
-                })
-            })
-            .transpose()
+        let item: Option<AccountItem> = self.get(user, ACCOUNT_SK.into()).await?;
+        Ok(item.map(|i| Stored {
+            account: i.account,
+            rev: i.rev,
+        }))
     }
 
     /// The record of a hold that has ended, if `id` names one of this user's.
@@ -222,18 +210,8 @@ impl Store {
         user: &UserId,
         id: &str,
     ) -> Result<Option<ClosedHold>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(user_pk(user), format!("{HOLD_PREFIX}{id}"))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable("GetItem"))?;
-        out.item
-            .map(|item| decode::<ClosedHoldItem>(item).map(|i| i.hold))
-            .transpose()
+        let item: Option<ClosedHoldItem> = self.get(user, format!("{HOLD_PREFIX}{id}")).await?;
+        Ok(item.map(|i| i.hold))
     }
 
     pub async fn idempotency(
@@ -241,18 +219,26 @@ impl Store {
         user: &UserId,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let item: Option<IdempotencyItem> = self.get(user, format!("{IDEM_PREFIX}{key}")).await?;
+        Ok(item.map(|i| i.record))
+    }
+
+    /// One of the user's items, read strongly consistent.
+    async fn get<T: for<'de> Deserialize<'de>>(
+        &self,
+        user: &UserId,
+        sk: String,
+    ) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(self.key(user_pk(user), format!("{IDEM_PREFIX}{key}"))))
+            .set_key(Some(self.key(user_pk(user), sk)))
             .consistent_read(true)
             .send()
             .await
             .map_err(unavailable("GetItem"))?;
-        out.item
-            .map(|item| decode::<IdempotencyItem>(item).map(|i| i.record))
-            .transpose()
+        out.item.map(decode).transpose()
     }
 
     /// Writes a change atomically: the account (conditional on the revision it was read at,
@@ -268,42 +254,18 @@ impl Store {
         let pk = user_pk(user);
         let mut items = vec![self.account_write(&pk, rev, change, now)];
         for entry in &change.entries {
-            let item = encode(&EntryItem {
+            items.push(self.put_new(&EntryItem {
                 pk: pk.clone(),
                 sk: tx_sk(entry.seq),
                 entry: entry.clone(),
-            });
-            items.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .condition_expression("attribute_not_exists(pk)")
-                            .build()
-                            .expect("table, item and condition are set"),
-                    )
-                    .build(),
-            );
+            }));
         }
         for hold in &change.closed_holds {
-            let item = encode(&ClosedHoldItem {
+            items.push(self.put_new(&ClosedHoldItem {
                 pk: pk.clone(),
                 sk: format!("{HOLD_PREFIX}{}", hold.hold_id),
                 hold: hold.clone(),
-            });
-            items.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .condition_expression("attribute_not_exists(pk)")
-                            .build()
-                            .expect("table, item and condition are set"),
-                    )
-                    .build(),
-            );
+            }));
         }
         let idem_index = idempotency.map(|(key, record)| {
             let item = encode(&IdempotencyItem {
@@ -337,6 +299,20 @@ impl Store {
             Ok(_) => Ok(()),
             Err(e) => Err(classify_cancellation(e, idem_index)),
         }
+    }
+
+    /// A put of an item that must not exist yet.
+    fn put_new(&self, item: &impl Serialize) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(encode(item)))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .expect("table, item and condition are set"),
+            )
+            .build()
     }
 
     fn account_write(

@@ -14,7 +14,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{MAX_BODY_BYTES, idempotency_key, insufficient, respond, whole_number};
+use crate::{MAX_BODY_BYTES, answer_once, idempotency_key, whole_number};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,13 +81,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
             },
         )
         .await;
-    match answer {
-        Ok(answer) => Ok(respond(answer)),
-        Err(ServiceError::Insufficient { account, required }) => {
-            Err(insufficient(&account, required, &flags))
-        }
-        Err(e) => Err(e.into()),
-    }
+    answer_once(answer, &flags)
 }
 
 fn render_opened(change: &Change, flags: &Flags) -> String {

@@ -132,17 +132,25 @@ async fn deduct(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             render(change, request.amount, &flags)
         })
         .await;
+    answer_once(answer, &flags)
+}
+
+/// An idempotent request's answer, or its error with a 402 that names the options.
+pub(crate) fn answer_once(
+    answer: Result<Answer, ServiceError>,
+    flags: &Flags,
+) -> Result<Response<Body>, ApiError> {
     match answer {
         Ok(answer) => Ok(respond(answer)),
         Err(ServiceError::Insufficient { account, required }) => {
-            Err(insufficient(&account, required, &flags))
+            Err(insufficient(&account, required, flags))
         }
         Err(e) => Err(e.into()),
     }
 }
 
 /// The 402: what the user has, needs, and can do about it.
-pub(crate) fn insufficient(account: &Account, required: Credits, flags: &Flags) -> ApiError {
+fn insufficient(account: &Account, required: Credits, flags: &Flags) -> ApiError {
     ApiError::new(
         StatusCode::PAYMENT_REQUIRED,
         "insufficient_credits",
@@ -155,7 +163,7 @@ pub(crate) fn insufficient(account: &Account, required: Credits, flags: &Flags) 
 }
 
 /// An idempotent answer as the response; a replay says so in a header.
-pub(crate) fn respond(answer: Answer) -> Response<Body> {
+fn respond(answer: Answer) -> Response<Body> {
     let (status, body, replayed) = match answer {
         Answer::Applied { status, body } => (status, body, false),
         Answer::Replayed { status, body } => (status, body, true),
