@@ -339,3 +339,48 @@ async fn a_hold_across_a_month_boundary_is_kept_and_the_reset_grants_once() {
     assert_eq!(grants, 1);
     assert_eq!(page.entries.iter().map(|e| e.amount).sum::<i64>(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_commit_racing_the_expiry_either_commits_or_finds_the_hold_expired() {
+    let app = Arc::new(isolated_app("holds-expiry-race").await);
+    let user = UserId::parse("kim").unwrap();
+    for round in 0..5 {
+        let (_, h) = call(
+            &app,
+            create(
+                "kim",
+                &format!("r{round}"),
+                r#"{"amount": 2, "ttl_seconds": 30}"#,
+            ),
+        )
+        .await;
+        let id = h["hold_id"].as_str().unwrap().to_owned();
+        let (a, b, u) = (app.clone(), app.clone(), user.clone());
+        // A touch from a minute later sees the hold expired, racing a commit made now.
+        let expiry = tokio::spawn(async move {
+            a.service
+                .account(&u, Utc::now() + chrono::Duration::seconds(60))
+                .await
+                .unwrap()
+        });
+        let committed = tokio::spawn(async move { call(&b, commit("kim", &id, "")).await });
+        expiry.await.unwrap();
+        let (status, body) = committed.await.unwrap();
+        match status {
+            200 => assert_eq!(body["deducted"], 2, "round {round}"),
+            409 => assert_eq!(body["hold"]["outcome"], "expired", "round {round}"),
+            other => panic!("round {round}: {other} {body}"),
+        }
+    }
+    let a = app
+        .service
+        .account(&user, Utc::now() + chrono::Duration::seconds(60))
+        .await
+        .unwrap();
+    assert_eq!(a.held, 0);
+    let page = app.service.store().entries(&user, 100, None).await.unwrap();
+    assert_eq!(
+        page.entries.iter().map(|e| e.amount).sum::<i64>(),
+        a.balance()
+    );
+}
