@@ -25,6 +25,23 @@ impl App {
         }
     }
 
+    /// With clients configured by the caller (an interceptor, other timeouts or retries):
+    /// the benchmarks and the fault tests use it.
+    pub fn with_clients(
+        dynamodb: aws_sdk_dynamodb::Client,
+        ssm: aws_sdk_ssm::Client,
+        config: Config,
+    ) -> Self {
+        Self {
+            service: CreditService::new(
+                Store::new(dynamodb, config.table.clone()),
+                config.idempotency_ttl,
+            ),
+            flags: FlagReader::new(ssm, &config.parameter_prefix, config.flag_ttl),
+            config,
+        }
+    }
+
     /// From the environment: a bad variable fails the cold start with its name.
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;

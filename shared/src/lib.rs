@@ -11,6 +11,8 @@ pub mod ledger;
 pub mod local;
 pub mod period;
 pub mod plan;
+#[cfg(feature = "local")]
+pub mod probe;
 pub mod rules;
 pub mod service;
 pub mod store;

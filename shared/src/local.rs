@@ -514,6 +514,13 @@ pub fn response_json(response: lambda_http::Response<lambda_http::Body>) -> (u16
 /// test, so nothing else sees them). Panics when no emulator is configured: the tests must
 /// never reach a real account.
 pub async fn isolated_app(tag: &str) -> crate::app::App {
+    let (sdk, config) = isolated(tag).await;
+    crate::app::App::new(&sdk, config)
+}
+
+/// The SDK configuration and a [`Config`](crate::config::Config) naming a fresh table and
+/// parameter prefix, provisioned from the template: for an App built with other clients.
+pub async fn isolated(tag: &str) -> (aws_config::SdkConfig, crate::config::Config) {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     assert!(
@@ -542,7 +549,7 @@ pub async fn isolated_app(tag: &str) -> crate::app::App {
     )
     .await
     .expect("put the test parameters");
-    crate::app::App::new(&sdk, config)
+    (sdk, config)
 }
 
 #[cfg(test)]

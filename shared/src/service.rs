@@ -15,6 +15,15 @@ use crate::store::{IdempotencyRecord, Page, Store, StoreError, Stored, WriteErro
 /// How many times a change is decided and written before the caller is told to retry.
 pub const MAX_ATTEMPTS: u32 = 12;
 
+/// Lost races retried since the process started, for the benchmarks and tests (a counter, not
+/// a per-request figure: concurrent tests add to it).
+static CONFLICT_RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many times a write lost a race and was decided again, in this process so far.
+pub fn conflict_retries() -> u64 {
+    CONFLICT_RETRIES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("{required} credits required, {} available", account.balance())]
@@ -322,6 +331,7 @@ where
             Ok(v) => return Ok(v),
             Err(Attempt::Final(e)) => return Err(e),
             Err(Attempt::Again) => {
+                CONFLICT_RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let cap_ms = (4u64 << n.min(5)).min(128);
                 tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=cap_ms))).await;
             }

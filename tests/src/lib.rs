@@ -1,9 +1,13 @@
 //! Support for the end-to-end tests: a local gateway on a free port in front of every function,
 //! on a table of its own in the emulator, and a small HTTP client.
 
+pub mod faults;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
+use credits::app::App;
+use credits::local::ApiCall;
 use credits_ops::gateway::{Gateway, serve};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -102,4 +106,44 @@ impl Stack {
         )
         .await
     }
+}
+
+/// A call on a hold's route (`suffix` is `/commit` or empty), with its path parameter bound.
+pub fn on_hold(method: &str, user: &str, id: &str, suffix: &str, body: &str) -> ApiCall {
+    let mut c = ApiCall::new(method, &format!("/credits/holds/{id}{suffix}"))
+        .user(user)
+        .body(body);
+    c.route_key = format!("{method} /credits/holds/{{id}}{suffix}");
+    c.path_parameters.insert("id".into(), id.into());
+    c
+}
+
+/// A call with an `Idempotency-Key` (deduct, holds).
+pub fn keyed(method: &str, path: &str, user: &str, key: &str, body: &str) -> ApiCall {
+    ApiCall::new(method, path)
+        .user(user)
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(body)
+}
+
+/// Calls, in process, the function the template routes `call` to (as the gateway would).
+pub async fn invoke(app: &App, call: &ApiCall) -> lambda_http::Response<lambda_http::Body> {
+    let request = call.request();
+    match call.route_key.split(' ').next() {
+        Some("GET") => balance::handle(app, request).await,
+        _ => deduct::handle(app, request).await,
+    }
+}
+
+/// Status, `Retry-After` (if any) and JSON body of an in-process call.
+pub async fn answer(app: &App, call: &ApiCall) -> (u16, Option<String>, Value) {
+    let response = invoke(app, call).await;
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (status, body) = credits::local::response_json(response);
+    (status, retry_after, body)
 }

@@ -1,0 +1,242 @@
+//! Cold start of a function's binary under a minimal Lambda Runtime API served here on
+//! loopback: from spawning the process to its first `next` (initialisation done: config, SDK
+//! clients, runtime) and to its first response (one event handled, store round trips included),
+//! and the process's peak RSS (`VmHWM`) after that event.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use credits::local::ApiCall;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::sync::mpsc;
+
+use crate::Error;
+use crate::stats::{Summary, ms};
+
+enum Seen {
+    Next(Instant),
+    Response(Instant, String),
+    Failed(String),
+}
+
+struct Runtime {
+    event: String,
+    served: Mutex<bool>,
+    seen: mpsc::UnboundedSender<Seen>,
+}
+
+async fn runtime_api(rt: Arc<Runtime>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let now = Instant::now();
+    let path = req.uri().path().to_owned();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+        .unwrap_or_default();
+    if path.ends_with("/invocation/next") {
+        let first = !std::mem::replace(
+            &mut *rt.served.lock().unwrap_or_else(PoisonError::into_inner),
+            true,
+        );
+        let _ = rt.seen.send(Seen::Next(now));
+        if !first {
+            // One event per process: the harness stops it after the first answer.
+            std::future::pending::<()>().await;
+        }
+        let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
+        return Response::builder()
+            .header("lambda-runtime-aws-request-id", "bench-1")
+            .header("lambda-runtime-deadline-ms", deadline.to_string())
+            .header(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:000000000000:function:bench",
+            )
+            .header(
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000",
+            )
+            .body(Full::new(Bytes::from(rt.event.clone())))
+            .unwrap_or_default();
+    }
+    if path.ends_with("/response") {
+        let _ = rt.seen.send(Seen::Response(now, body));
+    } else {
+        let _ = rt.seen.send(Seen::Failed(format!("{path}: {body}")));
+    }
+    Response::builder()
+        .status(202)
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap_or_default()
+}
+
+struct Run {
+    init: Duration,
+    first_event: Duration,
+    peak_rss_kb: u64,
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The event each binary gets first: the call its users make most.
+fn event_for(bin: &str, i: usize) -> ApiCall {
+    let user = format!("cold-{bin}-{i}");
+    match bin {
+        "deduct" => credits_e2e::keyed("POST", "/credits/deduct", &user, "k1", r#"{"amount": 1}"#),
+        _ => ApiCall::new("GET", "/credits/balance").user(&user),
+    }
+}
+
+async fn once(path: &str, call: &ApiCall, env: &[(String, String)]) -> Result<Run, Error> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let rt = Arc::new(Runtime {
+        event: call.event().to_string(),
+        served: Mutex::new(false),
+        seen: tx,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let rt = rt.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let rt = rt.clone();
+                    async move { Ok::<_, Infallible>(runtime_api(rt, req).await) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let start = Instant::now();
+    let mut child = tokio::process::Command::new(path)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().unwrap_or(0);
+    let mut init = None;
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(seen) = rx.recv().await {
+            match seen {
+                Seen::Next(t) if init.is_none() => init = Some(t - start),
+                Seen::Next(_) => {}
+                Seen::Response(t, body) => return Ok((t - start, body)),
+                Seen::Failed(e) => return Err(Error::from(e)),
+            }
+        }
+        Err(Error::from("the runtime API closed"))
+    })
+    .await;
+    let rss = peak_rss_kb(pid);
+    child.kill().await.ok();
+    server.abort();
+    let (first_event, body) = outcome.map_err(|_| "no response within 10 s")??;
+    let status = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["statusCode"].as_u64())
+        .unwrap_or(0);
+    if status >= 300 {
+        return Err(format!("{path} answered {status}: {body}").into());
+    }
+    Ok(Run {
+        init: init.unwrap_or(first_event),
+        first_event,
+        peak_rss_kb: rss,
+    })
+}
+
+pub async fn run(args: &[String]) -> Result<(), Error> {
+    let mut runs = 10;
+    let mut bins = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--runs" {
+            runs = it.next().and_then(|r| r.parse().ok()).unwrap_or(runs);
+        } else {
+            bins.push(a.clone());
+        }
+    }
+    // The functions' table and flags, made from the template in the emulator.
+    let (_, config) = credits::local::isolated("bench-cold").await;
+    let env = vec![
+        ("CREDITS_TABLE".to_owned(), config.table.clone()),
+        (
+            "CREDITS_PARAMETER_PREFIX".to_owned(),
+            config.parameter_prefix.clone(),
+        ),
+        ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), "bench".to_owned()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
+            "256".to_owned(),
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_VERSION".to_owned(),
+            "$LATEST".to_owned(),
+        ),
+        ("AWS_LAMBDA_LOG_STREAM_NAME".to_owned(), "bench".to_owned()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME".to_owned(), "bench".to_owned()),
+        ("AWS_LAMBDA_LOG_FORMAT".to_owned(), "JSON".to_owned()),
+    ];
+    // The same first event handled warm in process: the store's share of the first event.
+    let app = credits::local::isolated_app("bench-cold-warm").await;
+    println!(
+        "| binary ({runs} cold starts each) | size | init p50 / max ms | first event p50 / max ms | same event warm in process p50 ms | first event minus warm p50 ms | peak RSS max MB |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for path in bins {
+        let name = std::path::Path::new(&path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let size = std::fs::metadata(&path)?.len();
+        let mut done = Vec::new();
+        for i in 0..runs {
+            done.push(once(&path, &event_for(&name, i), &env).await?);
+        }
+        let mut warm = Vec::new();
+        for i in 0..runs {
+            let call = event_for(&name, 1000 + i);
+            let t = Instant::now();
+            credits_e2e::answer(&app, &call).await;
+            warm.push(t.elapsed());
+        }
+        let init = Summary::new(done.iter().map(|r| r.init).collect());
+        let first = Summary::new(done.iter().map(|r| r.first_event).collect());
+        let warm = Summary::new(warm);
+        let rss = done.iter().map(|r| r.peak_rss_kb).max().unwrap_or(0);
+        println!(
+            "| {name} | {:.2} MB | {} / {} | {} / {} | {} | {} | {:.1} |",
+            size as f64 / 1_048_576.0,
+            ms(init.pct(50.0)),
+            ms(init.max()),
+            ms(first.pct(50.0)),
+            ms(first.max()),
+            ms(warm.pct(50.0)),
+            ms(first.pct(50.0).saturating_sub(warm.pct(50.0))),
+            rss as f64 / 1024.0,
+        );
+    }
+    Ok(())
+}

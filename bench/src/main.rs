@@ -1,0 +1,61 @@
+//! The benchmark harness (`scripts/bench` runs it against a private emulator): prints each
+//! figure as a Markdown table for BENCHMARKS.md. Not a test: figures depend on the machine.
+//!
+//! ```text
+//! credits-bench cost                      DynamoDB requests and capacity of each operation
+//! credits-bench overhead [N]              handler vs the bare SDK calls it makes, p50/p99
+//! credits-bench contention [N]            N concurrent deducts on one account and on N accounts
+//! credits-bench coldstart BIN... [--runs R]  process start to first event, peak RSS
+//! ```
+
+mod coldstart;
+mod contention;
+mod cost;
+mod overhead;
+mod stats;
+
+use credits::app::App;
+use credits::probe::Probe;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |i: usize, default: usize| -> usize {
+        args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default)
+    };
+    match args.first().map(String::as_str) {
+        Some("cost") => cost::run().await,
+        Some("overhead") => overhead::run(number(1, 300)).await,
+        Some("contention") => contention::run(number(1, 64)).await,
+        Some("coldstart") => coldstart::run(&args[1..]).await,
+        _ => Err("usage: credits-bench cost | overhead [N] | contention [N] | coldstart BIN... [--runs R]".into()),
+    }
+}
+
+/// An App on a fresh table in the emulator, its DynamoDB client carrying a probe.
+pub async fn probed_app(tag: &str) -> (App, Probe, aws_sdk_dynamodb::Client) {
+    let (sdk, config) = credits::local::isolated(tag).await;
+    let probe = Probe::new();
+    let app = App::with_clients(probe.client(&sdk), aws_sdk_ssm::Client::new(&sdk), config);
+    (app, probe, aws_sdk_dynamodb::Client::new(&sdk))
+}
+
+/// Gives `user` the Lifetime plan (500 credits this period), for runs of many deducts.
+pub async fn lifetime(app: &App, user: &str) -> Result<(), Error> {
+    let user = credits::account::UserId::parse(user)?;
+    let now = chrono::Utc::now();
+    app.service
+        .apply(&user, now, |current| {
+            Ok(credits::rules::change_plan(
+                current,
+                &user,
+                credits::plan::Plan::Lifetime,
+                "bench",
+                now,
+            ))
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! The DynamoDB requests each operation costs, counted by an SDK interceptor: one round trip
+//! where one suffices. A change here is a regression (or a deliberate trade to write down in
+//! BENCHMARKS.md).
+
+use credits::app::App;
+use credits::local::{ApiCall, isolated, response_json};
+use credits::probe::Probe;
+use credits_e2e::on_hold;
+
+async fn probed(tag: &str) -> (App, Probe) {
+    let (sdk, config) = isolated(tag).await;
+    let probe = Probe::new();
+    let app = App::with_clients(probe.client(&sdk), aws_sdk_ssm::Client::new(&sdk), config);
+    (app, probe)
+}
+
+/// Calls the function that serves `call`'s route and returns its status with the DynamoDB
+/// requests it made, as (operation, items) pairs.
+async fn cost(app: &App, probe: &Probe, call: ApiCall) -> (u16, Vec<(String, usize)>) {
+    probe.reset();
+    let request = call.request();
+    let response = if call.route_key.starts_with("GET") {
+        balance::handle(app, request).await
+    } else {
+        deduct::handle(app, request).await
+    };
+    let (status, body) = response_json(response);
+    assert!(status < 500, "{body}");
+    let calls = probe
+        .reset()
+        .into_iter()
+        .map(|c| (c.operation, c.items))
+        .collect();
+    (status, calls)
+}
+
+fn ops(list: &[(&str, usize)]) -> Vec<(String, usize)> {
+    list.iter().map(|(o, n)| ((*o).to_owned(), *n)).collect()
+}
+
+fn deduct(user: &str, key: &str, body: &str) -> ApiCall {
+    ApiCall::new("POST", "/credits/deduct")
+        .user(user)
+        .header("idempotency-key", key)
+        .body(body)
+}
+
+#[tokio::test]
+async fn each_operation_costs_the_fewest_round_trips() {
+    let (app, probe) = probed("cost").await;
+    let balance = || ApiCall::new("GET", "/credits/balance").user("cat");
+
+    // A new account: read, then open it (account + its grant entry) in one transaction.
+    let (s, calls) = cost(&app, &probe, balance()).await;
+    assert_eq!(
+        (s, calls),
+        (200, ops(&[("GetItem", 1), ("TransactWriteItems", 2)]))
+    );
+    // An existing account in its current period: one read.
+    let (s, calls) = cost(&app, &probe, balance()).await;
+    assert_eq!((s, calls), (200, ops(&[("GetItem", 1)])));
+
+    // Deduct: read, then account + entry + idempotency record in one transaction.
+    let (s, calls) = cost(&app, &probe, deduct("cat", "d1", r#"{"amount": 1}"#)).await;
+    assert_eq!(
+        (s, calls),
+        (200, ops(&[("GetItem", 1), ("TransactWriteItems", 3)]))
+    );
+    // Its replay: the transaction is refused on the taken key, then the record is read.
+    let (s, calls) = cost(&app, &probe, deduct("cat", "d1", r#"{"amount": 1}"#)).await;
+    assert_eq!(
+        (s, calls),
+        (
+            200,
+            ops(&[("GetItem", 1), ("TransactWriteItems", 3), ("GetItem", 1)])
+        )
+    );
+    // A refused deduct (402) on an account with nothing due writes nothing.
+    let (s, calls) = cost(&app, &probe, deduct("cat", "d2", r#"{"amount": 99}"#)).await;
+    assert_eq!((s, calls), (402, ops(&[("GetItem", 1), ("GetItem", 1)])));
+
+    // Hold: read, then account + hold entry + idempotency record.
+    let hold = ApiCall::new("POST", "/credits/holds")
+        .user("cat")
+        .header("idempotency-key", "h1")
+        .body(r#"{"amount": 2}"#);
+    probe.reset();
+    let (status, body) = response_json(deduct::handle(&app, hold.request()).await);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        probe
+            .reset()
+            .into_iter()
+            .map(|c| (c.operation, c.items))
+            .collect::<Vec<_>>(),
+        ops(&[("GetItem", 1), ("TransactWriteItems", 3)])
+    );
+    let id = body["hold_id"].as_str().unwrap().to_owned();
+
+    // Commit part: read, then account + deduct + release entries + the closed hold's record.
+    let commit = on_hold("POST", "cat", &id, "/commit", r#"{"amount": 1}"#);
+    let (s, calls) = cost(&app, &probe, commit).await;
+    assert_eq!(
+        (s, calls),
+        (200, ops(&[("GetItem", 1), ("TransactWriteItems", 4)]))
+    );
+
+    // Transactions: read (a due reset would be written first), then one query.
+    let tx = ApiCall::new("GET", "/credits/transactions?limit=5").user("cat");
+    let (s, calls) = cost(&app, &probe, tx).await;
+    assert_eq!((s, calls), (200, ops(&[("GetItem", 1), ("Query", 0)])));
+
+    // Plans: no DynamoDB request at all.
+    let (s, calls) = cost(&app, &probe, ApiCall::new("GET", "/credits/plans")).await;
+    assert_eq!((s, calls), (200, vec![]));
+}
+
+#[tokio::test]
+async fn the_probe_asks_for_consumed_capacity_and_prices_each_request() {
+    let (app, probe) = probed("cost-capacity").await;
+    let call = ApiCall::new("GET", "/credits/balance").user("dan");
+    response_json(balance::handle(&app, call.request()).await);
+    let calls = probe.calls();
+    let get = &calls[0];
+    assert_eq!(get.operation, "GetItem");
+    assert!(get.consistent, "account reads are strongly consistent");
+    // The emulator answers a stand-in for GetItem: the request asked for it.
+    assert!(get.capacity.is_some(), "{get:?}");
+    assert_eq!(get.estimated_capacity(), 1.0);
+    let write = &calls[1];
+    assert_eq!(write.estimated_capacity(), 4.0, "{write:?}");
+}

@@ -1,0 +1,228 @@
+//! Faults between the functions and the store, injected by a proxy in front of the emulator:
+//! a lost response, an outage, throttling, a slow store. Whatever happens, a change is applied
+//! once or not at all, the caller is told to retry (503 with `Retry-After`), and the service
+//! recovers by itself.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use credits::account::UserId;
+use credits::app::App;
+use credits::local::ApiCall;
+use credits_e2e::faults::{Fault, FaultProxy, app_through};
+use credits_e2e::{answer, keyed, on_hold};
+use serde_json::Value;
+
+async fn proxy() -> FaultProxy {
+    let upstream = std::env::var("AWS_ENDPOINT_URL").expect("run with scripts/test");
+    FaultProxy::start(&upstream).await
+}
+
+fn balance(user: &str) -> ApiCall {
+    ApiCall::new("GET", "/credits/balance").user(user)
+}
+
+fn deduct(user: &str, key: &str, amount: i64) -> ApiCall {
+    keyed(
+        "POST",
+        "/credits/deduct",
+        user,
+        key,
+        &format!(r#"{{"amount": {amount}}}"#),
+    )
+}
+
+fn hold(user: &str, key: &str, amount: i64) -> ApiCall {
+    keyed(
+        "POST",
+        "/credits/holds",
+        user,
+        key,
+        &format!(r#"{{"amount": {amount}}}"#),
+    )
+}
+
+/// (balance, held, kinds of the ledger entries newest first), read past the proxy.
+async fn ledger(app: &App, user: &str) -> (i64, i64, Vec<String>) {
+    let user = UserId::parse(user).unwrap();
+    let account = app.service.account(&user, Utc::now()).await.unwrap();
+    let page = app.service.store().entries(&user, 100, None).await.unwrap();
+    let kinds = page
+        .entries
+        .iter()
+        .map(|e| {
+            serde_json::to_value(e.kind)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    (account.balance(), account.held, kinds)
+}
+
+fn is_503(reply: &(u16, Option<String>, Value)) -> bool {
+    reply.0 == 503
+        && reply.1.as_deref() == Some("1")
+        && reply.2["error"]["code"] == "service_unavailable"
+}
+
+#[tokio::test]
+async fn a_lost_deduct_response_then_the_callers_retry_deducts_once() {
+    let proxy = proxy().await;
+    // One attempt per SDK call: the lost response reaches the caller.
+    let app = app_through(&proxy, "fault-lost-deduct", 1).await;
+    assert_eq!(answer(&app, &balance("amy")).await.0, 200);
+
+    proxy.plan("TransactWriteItems", Fault::DropResponse);
+    let lost = answer(&app, &deduct("amy", "k1", 2)).await;
+    assert!(is_503(&lost), "{lost:?}");
+    // The store applied it; the retry with the same key gets the answer it missed.
+    let retry = answer(&app, &deduct("amy", "k1", 2)).await;
+    assert_eq!((retry.0, &retry.2["balance"]), (200, &Value::from(3)));
+    assert_eq!(
+        ledger(&app, "amy").await,
+        (3, 0, vec!["deduct".into(), "grant".into()])
+    );
+}
+
+#[tokio::test]
+async fn a_lost_deduct_response_retried_by_the_sdk_deducts_once() {
+    let proxy = proxy().await;
+    let app = app_through(&proxy, "fault-lost-sdk", 3).await;
+    assert_eq!(answer(&app, &balance("bo")).await.0, 200);
+    proxy.plan("TransactWriteItems", Fault::DropResponse);
+    proxy.take_seen();
+    let r = answer(&app, &deduct("bo", "k1", 2)).await;
+    assert_eq!((r.0, &r.2["balance"]), (200, &Value::from(3)), "{r:?}");
+    // The SDK sent the transaction again; the store refused it on the taken key, and the
+    // service answered from the record the first one wrote.
+    assert_eq!(proxy.seen("TransactWriteItems"), 2);
+    assert_eq!(
+        ledger(&app, "bo").await,
+        (3, 0, vec!["deduct".into(), "grant".into()])
+    );
+}
+
+#[tokio::test]
+async fn a_lost_hold_response_then_the_retry_opens_one_hold() {
+    let proxy = proxy().await;
+    let app = app_through(&proxy, "fault-lost-hold", 1).await;
+    assert_eq!(answer(&app, &balance("cy")).await.0, 200);
+    proxy.plan("TransactWriteItems", Fault::DropResponse);
+    assert!(is_503(&answer(&app, &hold("cy", "h1", 3)).await));
+    let retry = answer(&app, &hold("cy", "h1", 3)).await;
+    assert_eq!(retry.0, 201, "{retry:?}");
+    assert_eq!(
+        ledger(&app, "cy").await,
+        (2, 3, vec!["hold".into(), "grant".into()])
+    );
+
+    // A lost commit: the retry finds the hold closed by the first, with its record.
+    let id = retry.2["hold_id"].as_str().unwrap().to_owned();
+    proxy.plan("TransactWriteItems", Fault::DropResponse);
+    let commit = on_hold("POST", "cy", &id, "/commit", r#"{"amount": 1}"#);
+    assert!(is_503(&answer(&app, &commit).await));
+    let again = answer(&app, &commit).await;
+    assert_eq!(
+        (
+            again.0,
+            &again.2["error"]["code"],
+            &again.2["hold"]["committed"]
+        ),
+        (409, &Value::from("hold_closed"), &Value::from(1))
+    );
+    assert_eq!(
+        ledger(&app, "cy").await,
+        (
+            4,
+            0,
+            vec![
+                "release".into(),
+                "deduct".into(),
+                "hold".into(),
+                "grant".into()
+            ]
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_store_outage_is_a_503_that_writes_nothing_and_passes_by_itself() {
+    let proxy = proxy().await;
+    let app = app_through(&proxy, "fault-outage", 2).await;
+    assert_eq!(answer(&app, &balance("di")).await.0, 200);
+
+    proxy.standing(Fault::Reset);
+    for call in [
+        balance("di"),
+        deduct("di", "k1", 1),
+        hold("di", "h1", 1),
+        on_hold("DELETE", "di", "h_000000000009", "", ""),
+    ] {
+        let r = answer(&app, &call).await;
+        assert!(is_503(&r), "{}: {r:?}", call.route_key);
+    }
+    proxy.standing(Fault::Pass);
+    // Nothing partial was written, and the same App serves again.
+    assert_eq!(ledger(&app, "di").await, (5, 0, vec!["grant".into()]));
+    let r = answer(&app, &deduct("di", "k1", 1)).await;
+    assert_eq!((r.0, &r.2["balance"]), (200, &Value::from(4)));
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk_and_a_503_only_when_retries_are_spent() {
+    let proxy = proxy().await;
+    let app = app_through(&proxy, "fault-throttle", 3).await;
+    assert_eq!(answer(&app, &balance("ed")).await.0, 200);
+
+    proxy.take_seen();
+    proxy.plan("GetItem", Fault::Throttle);
+    proxy.plan("TransactWriteItems", Fault::ThroughputExceeded);
+    let r = answer(&app, &deduct("ed", "k1", 1)).await;
+    assert_eq!(r.0, 200, "{r:?}");
+    assert_eq!(
+        (proxy.seen("GetItem"), proxy.seen("TransactWriteItems")),
+        (2, 2)
+    );
+
+    proxy.take_seen();
+    proxy.standing(Fault::Throttle);
+    let r = answer(&app, &deduct("ed", "k2", 1)).await;
+    assert!(is_503(&r), "{r:?}");
+    assert_eq!(proxy.seen("GetItem"), 3, "every attempt was made");
+    proxy.standing(Fault::Pass);
+    assert_eq!(
+        ledger(&app, "ed").await,
+        (4, 0, vec!["deduct".into(), "grant".into()])
+    );
+}
+
+#[tokio::test]
+async fn a_write_slower_than_the_timeout_is_a_503_and_the_retry_applies_it_once() {
+    let proxy = proxy().await;
+    let app = app_through(&proxy, "fault-slow", 1).await;
+    assert_eq!(answer(&app, &balance("flo")).await.0, 200);
+    // Slower than the 300 ms attempt timeout: the caller gives up, the store still applies it.
+    proxy.plan(
+        "TransactWriteItems",
+        Fault::Delay(Duration::from_millis(600)),
+    );
+    assert!(is_503(&answer(&app, &deduct("flo", "k1", 2)).await));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let retry = answer(&app, &deduct("flo", "k1", 2)).await;
+    assert_eq!(
+        (retry.0, &retry.2["balance"]),
+        (200, &Value::from(3)),
+        "{retry:?}"
+    );
+    assert_eq!(
+        ledger(&app, "flo").await,
+        (3, 0, vec!["deduct".into(), "grant".into()])
+    );
+
+    // A slow store within the timeout is only slow.
+    proxy.plan("GetItem", Fault::Delay(Duration::from_millis(100)));
+    let r = answer(&app, &deduct("flo", "k2", 1)).await;
+    assert_eq!((r.0, &r.2["balance"]), (200, &Value::from(2)));
+}
