@@ -4,7 +4,7 @@
 //! and the process's peak RSS (`VmHWM`) after that event.
 
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -22,13 +22,15 @@ use crate::stats::{Summary, ms};
 
 enum Seen {
     Next(Instant),
+    /// An event handed to the function.
+    Served(Instant),
     Response(Instant, String),
     Failed(String),
 }
 
-struct Runtime {
-    event: String,
-    served: Mutex<bool>,
+/// The Runtime API's state: events to hand out, one per `next`, and what the function did.
+pub struct Runtime {
+    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>,
     seen: mpsc::UnboundedSender<Seen>,
 }
 
@@ -42,15 +44,13 @@ async fn runtime_api(rt: Arc<Runtime>, req: Request<Incoming>) -> Response<Full<
         .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
         .unwrap_or_default();
     if path.ends_with("/invocation/next") {
-        let first = !std::mem::replace(
-            &mut *rt.served.lock().unwrap_or_else(PoisonError::into_inner),
-            true,
-        );
         let _ = rt.seen.send(Seen::Next(now));
-        if !first {
-            // One event per process: the harness stops it after the first answer.
+        let Some(event) = rt.events.lock().await.recv().await else {
+            // No more events: the harness stops the process.
             std::future::pending::<()>().await;
-        }
+            return Response::default();
+        };
+        let _ = rt.seen.send(Seen::Served(Instant::now()));
         let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
         return Response::builder()
             .header("lambda-runtime-aws-request-id", "bench-1")
@@ -59,11 +59,8 @@ async fn runtime_api(rt: Arc<Runtime>, req: Request<Incoming>) -> Response<Full<
                 "lambda-runtime-invoked-function-arn",
                 "arn:aws:lambda:us-east-1:000000000000:function:bench",
             )
-            .header(
-                "lambda-runtime-trace-id",
-                "Root=1-00000000-000000000000000000000000",
-            )
-            .body(Full::new(Bytes::from(rt.event.clone())))
+            .header("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000")
+            .body(Full::new(Bytes::from(event)))
             .unwrap_or_default();
     }
     if path.ends_with("/response") {
@@ -104,67 +101,191 @@ fn event_for(bin: &str, i: usize) -> ApiCall {
     }
 }
 
-async fn once(path: &str, call: &ApiCall, env: &[(String, String)]) -> Result<Run, Error> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let rt = Arc::new(Runtime {
-        event: call.event().to_string(),
-        served: Mutex::new(false),
-        seen: tx,
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let server = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let rt = rt.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let rt = rt.clone();
-                    async move { Ok::<_, Infallible>(runtime_api(rt, req).await) }
+/// A function's process under a Runtime API served here.
+struct Function {
+    child: tokio::process::Child,
+    events: mpsc::UnboundedSender<String>,
+    seen: mpsc::UnboundedReceiver<Seen>,
+    server: tokio::task::JoinHandle<()>,
+    start: Instant,
+}
+
+impl Function {
+    async fn spawn(path: &str, env: &[(String, String)]) -> Result<Self, Error> {
+        let (events, rx_events) = mpsc::unbounded_channel();
+        let (tx, seen) = mpsc::unbounded_channel();
+        let rt = Arc::new(Runtime {
+            events: tokio::sync::Mutex::new(rx_events),
+            seen: tx,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let rt = rt.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let rt = rt.clone();
+                        async move { Ok::<_, Infallible>(runtime_api(rt, req).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    let start = Instant::now();
-    let mut child = tokio::process::Command::new(path)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = child.id().unwrap_or(0);
-    let mut init = None;
-    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(seen) = rx.recv().await {
-            match seen {
-                Seen::Next(t) if init.is_none() => init = Some(t - start),
-                Seen::Next(_) => {}
-                Seen::Response(t, body) => return Ok((t - start, body)),
-                Seen::Failed(e) => return Err(Error::from(e)),
             }
-        }
-        Err(Error::from("the runtime API closed"))
-    })
-    .await;
-    let rss = peak_rss_kb(pid);
-    child.kill().await.ok();
-    server.abort();
-    let (first_event, body) = outcome.map_err(|_| "no response within 10 s")??;
-    let status = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["statusCode"].as_u64())
-        .unwrap_or(0);
-    if status >= 300 {
-        return Err(format!("{path} answered {status}: {body}").into());
+        });
+        let start = Instant::now();
+        let child = tokio::process::Command::new(path)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        Ok(Self {
+            child,
+            events,
+            seen,
+            server,
+            start,
+        })
     }
+
+    /// Hands `call`'s event over; returns when it was served and answered, and the answer.
+    async fn handle(&mut self, call: &ApiCall) -> Result<(Option<Instant>, Instant, Instant), Error> {
+        self.events.send(call.event().to_string())?;
+        let mut first_next = None;
+        let mut served = None;
+        let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(seen) = self.seen.recv().await {
+                match seen {
+                    Seen::Next(t) => {
+                        first_next.get_or_insert(t);
+                    }
+                    Seen::Served(t) => served = Some(t),
+                    Seen::Response(t, body) => return Ok((t, body)),
+                    Seen::Failed(e) => return Err(Error::from(e)),
+                }
+            }
+            Err(Error::from("the runtime API closed"))
+        })
+        .await
+        .map_err(|_| "no response within 10 s")??;
+        let (answered, body) = outcome;
+        let status = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["statusCode"].as_u64())
+            .unwrap_or(0);
+        if status >= 300 {
+            return Err(format!("answered {status}: {body}").into());
+        }
+        Ok((first_next, served.unwrap_or(answered), answered))
+    }
+
+    async fn stop(mut self) -> u64 {
+        let rss = self.child.id().map_or(0, peak_rss_kb);
+        self.child.kill().await.ok();
+        self.server.abort();
+        rss
+    }
+}
+
+async fn once(path: &str, call: &ApiCall, env: &[(String, String)]) -> Result<Run, Error> {
+    let mut f = Function::spawn(path, env).await?;
+    let start = f.start;
+    let result = f.handle(call).await;
+    let rss = f.stop().await;
+    let (next, _, answered) = result?;
     Ok(Run {
-        init: init.unwrap_or(first_event),
-        first_event,
+        init: next.map_or(answered, |t| t) - start,
+        first_event: answered - start,
         peak_rss_kb: rss,
     })
+}
+
+/// The same release binary, warm: `rounds` events one at a time, each followed by the bare
+/// SDK calls it makes, timed from handing the event over to the answer (the loopback Runtime
+/// API hop is counted against the function).
+pub async fn overhead(args: &[String]) -> Result<(), Error> {
+    let rounds: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(300);
+    let bins = &args[1..];
+    let (sdk, config) = credits::local::isolated("bench-overhead-bin").await;
+    let env = lambda_env(&config);
+    let app = credits::app::App::new(&sdk, config.clone());
+    println!(
+        "| release binary, warm ({rounds} events) | handler p50 ms | bare SDK p50 ms | ratio p50 | handler p99 ms | bare SDK p99 ms | ratio p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for path in bins {
+        let name = std::path::Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let user = format!("warm-{name}");
+        crate::lifetime(&app, &user).await?;
+        let mut bare = crate::overhead::Bare::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            &config.table,
+            &format!("USER#bare-{name}"),
+        )
+        .await?;
+        let mut f = Function::spawn(path, &env).await?;
+        let (mut handler, mut sdk_times) = (Vec::new(), Vec::new());
+        for i in 0..rounds + 10 {
+            let call = match name.as_str() {
+                "deduct" => credits_e2e::keyed(
+                    "POST",
+                    "/credits/deduct",
+                    &user,
+                    &format!("k{i}"),
+                    r#"{"amount": 1}"#,
+                ),
+                _ => ApiCall::new("GET", "/credits/balance").user(&user),
+            };
+            let (_, served, answered) = f.handle(&call).await?;
+            let t = Instant::now();
+            match name.as_str() {
+                "deduct" => bare.change(2).await?,
+                _ => {
+                    bare.read().await?;
+                }
+            }
+            if i >= 10 {
+                handler.push(answered - served);
+                sdk_times.push(t.elapsed());
+            }
+        }
+        f.stop().await;
+        let h = Summary::new(handler);
+        let b = Summary::new(sdk_times);
+        let ratio = |p: f64| h.pct(p).as_secs_f64() / b.pct(p).as_secs_f64();
+        println!(
+            "| {name} | {} | {} | {:.3} | {} | {} | {:.3} |",
+            ms(h.pct(50.0)),
+            ms(b.pct(50.0)),
+            ratio(50.0),
+            ms(h.pct(99.0)),
+            ms(b.pct(99.0)),
+            ratio(99.0)
+        );
+    }
+    Ok(())
+}
+
+fn lambda_env(config: &credits::config::Config) -> Vec<(String, String)> {
+    vec![
+        ("CREDITS_TABLE".to_owned(), config.table.clone()),
+        (
+            "CREDITS_PARAMETER_PREFIX".to_owned(),
+            config.parameter_prefix.clone(),
+        ),
+        ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), "bench".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(), "256".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION".to_owned(), "$LATEST".to_owned()),
+        ("AWS_LAMBDA_LOG_STREAM_NAME".to_owned(), "bench".to_owned()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME".to_owned(), "bench".to_owned()),
+        ("AWS_LAMBDA_LOG_FORMAT".to_owned(), "JSON".to_owned()),
+    ]
 }
 
 pub async fn run(args: &[String]) -> Result<(), Error> {
@@ -180,25 +301,7 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
     }
     // The functions' table and flags, made from the template in the emulator.
     let (_, config) = credits::local::isolated("bench-cold").await;
-    let env = vec![
-        ("CREDITS_TABLE".to_owned(), config.table.clone()),
-        (
-            "CREDITS_PARAMETER_PREFIX".to_owned(),
-            config.parameter_prefix.clone(),
-        ),
-        ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), "bench".to_owned()),
-        (
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
-            "256".to_owned(),
-        ),
-        (
-            "AWS_LAMBDA_FUNCTION_VERSION".to_owned(),
-            "$LATEST".to_owned(),
-        ),
-        ("AWS_LAMBDA_LOG_STREAM_NAME".to_owned(), "bench".to_owned()),
-        ("AWS_LAMBDA_LOG_GROUP_NAME".to_owned(), "bench".to_owned()),
-        ("AWS_LAMBDA_LOG_FORMAT".to_owned(), "JSON".to_owned()),
-    ];
+    let env = lambda_env(&config);
     // The same first event handled warm in process: the store's share of the first event.
     let app = credits::local::isolated_app("bench-cold-warm").await;
     println!(

@@ -74,7 +74,7 @@ pub async fn run() -> Result<(), Error> {
             .iter()
             .map(|c| c.capacity.map_or("-".to_owned(), |v| format!("{v}")))
             .collect();
-        let estimated: f64 = calls.iter().map(Call::estimated_capacity).sum();
+        let estimated: f64 = calls.iter().map(Call::estimated_capacity).sum::<f64>() + 0.0;
         println!(
             "| {name} | {status} | {} = {} | {items} | {bytes} | {} | {estimated} |",
             calls.len(),

@@ -6,6 +6,7 @@
 //! credits-bench overhead [N]              handler vs the bare SDK calls it makes, p50/p99
 //! credits-bench contention [N]            N concurrent deducts on one account and on N accounts
 //! credits-bench coldstart BIN... [--runs R]  process start to first event, peak RSS
+//! credits-bench overhead-bin N BIN...     the same, warm release binaries under the Runtime API
 //! ```
 
 mod coldstart;
@@ -30,6 +31,7 @@ async fn main() -> Result<(), Error> {
         Some("overhead") => overhead::run(number(1, 300)).await,
         Some("contention") => contention::run(number(1, 64)).await,
         Some("coldstart") => coldstart::run(&args[1..]).await,
+        Some("overhead-bin") => coldstart::overhead(&args[1..]).await,
         _ => Err("usage: credits-bench cost | overhead [N] | contention [N] | coldstart BIN... [--runs R]".into()),
     }
 }
@@ -42,19 +44,32 @@ pub async fn probed_app(tag: &str) -> (App, Probe, aws_sdk_dynamodb::Client) {
     (app, probe, aws_sdk_dynamodb::Client::new(&sdk))
 }
 
-/// Gives `user` the Lifetime plan (500 credits this period), for runs of many deducts.
+/// Gives `user` the Lifetime plan and an Enterprise package (1,000 purchased credits), for runs
+/// of many deducts.
 pub async fn lifetime(app: &App, user: &str) -> Result<(), Error> {
     let user = credits::account::UserId::parse(user)?;
     let now = chrono::Utc::now();
     app.service
         .apply(&user, now, |current| {
-            Ok(credits::rules::change_plan(
+            let upgraded = credits::rules::change_plan(
                 current,
                 &user,
                 credits::plan::Plan::Lifetime,
                 "bench",
                 now,
-            ))
+            );
+            let mut bought = credits::rules::purchase(
+                Some(&upgraded.account),
+                &user,
+                credits::plan::Package::Enterprise,
+                "bench",
+                now,
+            );
+            let mut entries = upgraded.entries;
+            entries.append(&mut bought.entries);
+            bought.entries = entries;
+            bought.opened |= upgraded.opened;
+            Ok(bought)
         })
         .await?;
     Ok(())

@@ -21,7 +21,7 @@ fn n(v: u64) -> AttributeValue {
 
 /// The bare calls: a consistent GetItem of the account, and (for a change) a TransactWriteItems
 /// of the account conditioned on its revision plus `puts` new items conditioned on not existing.
-struct Bare {
+pub struct Bare {
     client: aws_sdk_dynamodb::Client,
     table: String,
     pk: String,
@@ -29,7 +29,29 @@ struct Bare {
 }
 
 impl Bare {
-    async fn read(&self) -> Result<u64, Error> {
+    /// On the account item `pk`, created with revision 0.
+    pub async fn new(
+        client: aws_sdk_dynamodb::Client,
+        table: &str,
+        pk: &str,
+    ) -> Result<Self, Error> {
+        client
+            .put_item()
+            .table_name(table)
+            .item("pk", s(pk))
+            .item("sk", s("ACCOUNT"))
+            .item("rev", n(0))
+            .send()
+            .await?;
+        Ok(Self {
+            client,
+            table: table.to_owned(),
+            pk: pk.to_owned(),
+            seq: 0,
+        })
+    }
+
+    pub async fn read(&self) -> Result<u64, Error> {
         let out = self
             .client
             .get_item()
@@ -49,7 +71,7 @@ impl Bare {
         Ok(rev)
     }
 
-    async fn change(&mut self, puts: usize) -> Result<(), Error> {
+    pub async fn change(&mut self, puts: usize) -> Result<(), Error> {
         let rev = self.read().await?;
         let mut items = vec![
             TransactWriteItem::builder()
@@ -107,20 +129,7 @@ pub async fn run(rounds: usize) -> Result<(), Error> {
     let (app, _probe, client) = crate::probed_app("bench-overhead").await;
     let user = "overhead-user";
     crate::lifetime(&app, user).await?;
-    let mut bare = Bare {
-        client,
-        table: app.config.table.clone(),
-        pk: "USER#overhead-bare".into(),
-        seq: 0,
-    };
-    bare.client
-        .put_item()
-        .table_name(&bare.table)
-        .item("pk", s(&bare.pk))
-        .item("sk", s("ACCOUNT"))
-        .item("rev", n(0))
-        .send()
-        .await?;
+    let mut bare = Bare::new(client, &app.config.table, "USER#overhead-bare").await?;
     let names = ["balance", "deduct", "hold"];
     let mut handler: Vec<Vec<Duration>> = vec![vec![]; 3];
     let mut sdk: Vec<Vec<Duration>> = vec![vec![]; 3];

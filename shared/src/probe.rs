@@ -42,16 +42,20 @@ pub struct Call {
 }
 
 impl Call {
-    /// Capacity units by DynamoDB's pricing rule, each item taken as large as the whole request
-    /// (an upper bound): a strongly consistent read is 1 RCU per 4 KB (eventually consistent
-    /// half that), a write 1 WCU per 1 KB, a transactional write twice that.
+    /// Capacity units by DynamoDB's pricing rule, each item taken as large as its share of the
+    /// request (the request also carries names and conditions: an upper bound): a strongly
+    /// consistent read is 1 RCU per 4 KB (eventually consistent half that), a write 1 WCU per
+    /// 1 KB, a transactional write twice that.
     pub fn estimated_capacity(&self) -> f64 {
-        let per = |unit: usize| self.bytes.div_ceil(unit).max(1) as f64;
+        let items = self.items.max(1);
+        let per_item = |unit: usize| self.bytes.div_ceil(items).div_ceil(unit).max(1) as f64;
         match self.operation.as_str() {
-            "GetItem" | "Query" | "Scan" => per(4096) * if self.consistent { 1.0 } else { 0.5 },
-            "TransactWriteItems" => 2.0 * per(1024) * self.items as f64,
+            "GetItem" | "Query" | "Scan" => {
+                per_item(4096) * if self.consistent { 1.0 } else { 0.5 }
+            }
+            "TransactWriteItems" => 2.0 * per_item(1024) * items as f64,
             "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" => {
-                per(1024) * self.items.max(1) as f64
+                per_item(1024) * items as f64
             }
             _ => 0.0,
         }
@@ -124,7 +128,9 @@ fn total(capacity: Option<&ConsumedCapacity>) -> Option<f64> {
 }
 
 fn sum(capacity: Option<&Vec<ConsumedCapacity>>) -> Option<f64> {
-    capacity.map(|c| c.iter().filter_map(ConsumedCapacity::capacity_units).sum())
+    capacity
+        .filter(|c| !c.is_empty())
+        .map(|c| c.iter().filter_map(ConsumedCapacity::capacity_units).sum())
 }
 
 impl Intercept for Probe {
