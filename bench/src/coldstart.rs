@@ -59,7 +59,10 @@ async fn runtime_api(rt: Arc<Runtime>, req: Request<Incoming>) -> Response<Full<
                 "lambda-runtime-invoked-function-arn",
                 "arn:aws:lambda:us-east-1:000000000000:function:bench",
             )
-            .header("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000")
+            .header(
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000",
+            )
             .body(Full::new(Bytes::from(event)))
             .unwrap_or_default();
     }
@@ -152,7 +155,10 @@ impl Function {
     }
 
     /// Hands `call`'s event over; returns when it was served and answered, and the answer.
-    async fn handle(&mut self, call: &ApiCall) -> Result<(Option<Instant>, Instant, Instant), Error> {
+    async fn handle(
+        &mut self,
+        call: &ApiCall,
+    ) -> Result<(Option<Instant>, Instant, Instant), Error> {
         self.events.send(call.event().to_string())?;
         let mut first_next = None;
         let mut served = None;
@@ -280,8 +286,14 @@ fn lambda_env(config: &credits::config::Config) -> Vec<(String, String)> {
             config.parameter_prefix.clone(),
         ),
         ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), "bench".to_owned()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(), "256".to_owned()),
-        ("AWS_LAMBDA_FUNCTION_VERSION".to_owned(), "$LATEST".to_owned()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
+            "256".to_owned(),
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_VERSION".to_owned(),
+            "$LATEST".to_owned(),
+        ),
         ("AWS_LAMBDA_LOG_STREAM_NAME".to_owned(), "bench".to_owned()),
         ("AWS_LAMBDA_LOG_GROUP_NAME".to_owned(), "bench".to_owned()),
         ("AWS_LAMBDA_LOG_FORMAT".to_owned(), "JSON".to_owned()),

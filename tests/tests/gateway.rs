@@ -198,3 +198,138 @@ async fn holds_through_the_gateway_bind_the_path_parameter() {
         .await;
     assert_eq!(r.status, 404);
 }
+
+#[tokio::test]
+async fn every_authorized_route_refuses_expired_foreign_and_unsigned_tokens() {
+    let stack = Stack::start("e2e-auth-all").await;
+    let expired = credits::local::user_token(SECRET, "ana", &[], -10);
+    let foreign = credits::local::user_token("another-secret", "ana", &[], 600);
+    let unsigned = {
+        let token = stack.token("ana");
+        let claims = token.split('.').nth(1).unwrap().to_owned();
+        format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{claims}.")
+    };
+    let routes: Vec<_> = stack
+        .gateway
+        .routes()
+        .iter()
+        .filter(|r| r.authorized)
+        .cloned()
+        .collect();
+    assert!(routes.len() >= 6, "{routes:?}");
+    for route in routes {
+        let path = route.path.replace("{id}", "h_000000000002");
+        for (what, token) in [
+            ("expired", &expired),
+            ("wrong secret", &foreign),
+            ("alg none", &unsigned),
+        ] {
+            let auth = format!("Bearer {token}");
+            let r = stack
+                .send(
+                    &route.method,
+                    &path,
+                    &[("authorization", &auth), ("idempotency-key", "k")],
+                    r#"{"amount": 1}"#,
+                )
+                .await;
+            assert_eq!(r.status, 401, "{} with {what}", route.key());
+        }
+    }
+    // Nothing was opened for the user those tokens named.
+    let r = stack
+        .get("/credits/transactions", Some(&stack.token("ana")))
+        .await;
+    assert_eq!(r.json["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_user_can_neither_see_nor_touch_another_users_holds() {
+    let stack = Stack::start("e2e-holds-owner").await;
+    let (ana, eve) = (
+        format!("Bearer {}", stack.token("ana")),
+        format!("Bearer {}", stack.token("eve")),
+    );
+    let r = stack
+        .send(
+            "POST",
+            "/credits/holds",
+            &[("authorization", &ana), ("idempotency-key", "same-key")],
+            r#"{"amount": 4}"#,
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let id = r.json["hold_id"].as_str().unwrap().to_owned();
+    // Eve names Ana's hold in the path, in the body, in the query, and reuses Ana's key.
+    for (method, path, body) in [
+        ("POST", format!("/credits/holds/{id}/commit"), ""),
+        (
+            "POST",
+            format!("/credits/holds/{id}/commit"),
+            r#"{"amount": 4}"#,
+        ),
+        ("DELETE", format!("/credits/holds/{id}"), ""),
+        ("DELETE", format!("/credits/holds/{id}?user_id=ana"), ""),
+    ] {
+        let r = stack
+            .send(method, &path, &[("authorization", &eve)], body)
+            .await;
+        assert_eq!(r.status, 404, "{method} {path}");
+    }
+    let r = stack
+        .send(
+            "POST",
+            "/credits/holds",
+            &[("authorization", &eve), ("idempotency-key", "same-key")],
+            r#"{"amount": 4, "user_id": "ana"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 400, "a user field is refused");
+    let r = stack
+        .send(
+            "POST",
+            "/credits/holds",
+            &[("authorization", &eve), ("idempotency-key", "same-key")],
+            r#"{"amount": 4}"#,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["user_id"].as_str()),
+        (201, Some("eve")),
+        "the key is Eve's own, not a replay of Ana's answer"
+    );
+    let r = stack
+        .get(
+            "/credits/transactions?user_id=ana",
+            Some(&stack.token("eve")),
+        )
+        .await;
+    let kinds: Vec<&str> = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["hold", "grant"],
+        "Eve's own ledger, whatever the query says"
+    );
+    // Ana's hold is still hers, open, with her 4 credits held.
+    let r = stack
+        .get("/credits/balance", Some(&stack.token("ana")))
+        .await;
+    assert_eq!(
+        (r.json["balance"].as_i64(), r.json["held"].as_i64()),
+        (Some(1), Some(4))
+    );
+    let r = stack
+        .send(
+            "DELETE",
+            &format!("/credits/holds/{id}"),
+            &[("authorization", &ana)],
+            "",
+        )
+        .await;
+    assert_eq!((r.status, r.json["released"].as_i64()), (200, Some(4)));
+}
