@@ -18,6 +18,9 @@ use crate::account::{Account, UserId};
 use crate::ledger::{Entry, TransactionId};
 use crate::rules::Change;
 
+mod runs;
+pub use runs::ScanPage;
+
 /// Key and TTL attribute names: the table's definition in `infra/template.yaml` must agree.
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
