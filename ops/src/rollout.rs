@@ -11,9 +11,10 @@ use credits::account::{Account, UserId};
 use credits::app::App;
 use credits::flags::{Flags, parameter_names, parse_flags};
 use credits::ledger::{Bucket, Entry};
+use credits::reset::Cursor;
 use credits::rules;
 use credits::service::ServiceError;
-use credits::store::{ScanCursor, Stored};
+use credits::store::Stored;
 use serde::{Deserialize, Serialize};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -71,7 +72,7 @@ pub async fn switch(
 /// Every account in the table, a page at a time.
 struct Scan<'a> {
     app: &'a App,
-    cursor: Option<ScanCursor>,
+    cursor: Option<Cursor>,
     done: bool,
 }
 
@@ -96,7 +97,8 @@ impl<'a> Scan<'a> {
             .await?;
         self.done = page.next.is_none();
         self.cursor = page.next;
-        Ok(Some(page.accounts))
+        let accounts = page.accounts.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(accounts))
     }
 }
 

@@ -21,6 +21,9 @@ use crate::account::{Account, UserId};
 use crate::ledger::{Entry, TransactionId};
 use crate::rules::{Change, ClosedHold};
 
+mod runs;
+pub use runs::ScanPage;
+
 /// Key and TTL attribute names: the table's definition in `infra/template.yaml` must agree.
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -424,74 +427,6 @@ impl Store {
             None
         };
         Ok(Page { entries, next })
-    }
-}
-
-/// Where a scan of the accounts stopped: DynamoDB's `LastEvaluatedKey`, as JSON text so it can
-/// be printed or checkpointed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScanCursor(pub String);
-
-/// A page of accounts from a (segment of a) scan.
-#[derive(Debug, Clone)]
-pub struct AccountPage {
-    pub accounts: Vec<Stored>,
-    pub next: Option<ScanCursor>,
-}
-
-impl Store {
-    /// One page of account items from a parallel scan's `segment` of `segments`, from `from`
-    /// (the previous page's cursor) on. Ledger and other items are filtered out.
-    pub async fn scan_accounts(
-        &self,
-        segment: i32,
-        segments: i32,
-        from: Option<&ScanCursor>,
-        limit: i32,
-    ) -> Result<AccountPage, StoreError> {
-        let start = from
-            .map(|c| {
-                serde_json::from_str::<HashMap<String, String>>(&c.0)
-                    .map(|m| m.into_iter().map(|(k, v)| (k, s(v))).collect::<Item>())
-                    .map_err(|e| StoreError::Corrupt {
-                        key: "scan cursor".into(),
-                        message: e.to_string(),
-                    })
-            })
-            .transpose()?;
-        let out = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .segment(segment)
-            .total_segments(segments)
-            .filter_expression("sk = :account")
-            .expression_attribute_values(":account", s(ACCOUNT_SK))
-            .consistent_read(true)
-            .limit(limit)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(unavailable("Scan"))?;
-        let accounts = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| {
-                decode::<AccountItem>(item).map(|i| Stored {
-                    account: i.account,
-                    rev: i.rev,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = out.last_evaluated_key.map(|key| {
-            let plain: HashMap<String, String> = key
-                .into_iter()
-                .filter_map(|(k, v)| v.as_s().ok().map(|v| (k, v.clone())))
-                .collect();
-            ScanCursor(serde_json::to_string(&plain).unwrap_or_default())
-        });
-        Ok(AccountPage { accounts, next })
     }
 }
 
