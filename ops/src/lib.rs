@@ -1,3 +1,4 @@
 //! The local stack and the operators' tooling.
 
 pub mod gateway;
+pub mod rollout;

@@ -9,10 +9,12 @@ pub mod flags;
 pub mod ledger;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod metrics;
 pub mod period;
 pub mod plan;
 #[cfg(feature = "local")]
 pub mod probe;
+pub mod reset;
 pub mod rules;
 pub mod service;
 pub mod store;

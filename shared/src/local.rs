@@ -514,13 +514,29 @@ pub fn response_json(response: lambda_http::Response<lambda_http::Body>) -> (u16
 /// test, so nothing else sees them). Panics when no emulator is configured: the tests must
 /// never reach a real account.
 pub async fn isolated_app(tag: &str) -> crate::app::App {
-    let (sdk, config) = isolated(tag).await;
+    isolated_app_with(tag, |_| {}).await
+}
+
+/// [`isolated_app`] with its configuration adjusted first (a short flag cache time, say).
+pub async fn isolated_app_with(
+    tag: &str,
+    adjust: impl FnOnce(&mut crate::config::Config),
+) -> crate::app::App {
+    let (sdk, config) = isolated_with(tag, adjust).await;
     crate::app::App::new(&sdk, config)
 }
 
 /// The SDK configuration and a [`Config`](crate::config::Config) naming a fresh table and
 /// parameter prefix, provisioned from the template: for an App built with other clients.
 pub async fn isolated(tag: &str) -> (aws_config::SdkConfig, crate::config::Config) {
+    isolated_with(tag, |_| {}).await
+}
+
+/// [`isolated`] with the configuration adjusted first.
+pub async fn isolated_with(
+    tag: &str,
+    adjust: impl FnOnce(&mut crate::config::Config),
+) -> (aws_config::SdkConfig, crate::config::Config) {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     assert!(
@@ -533,11 +549,12 @@ pub async fn isolated(tag: &str) -> (aws_config::SdkConfig, crate::config::Confi
         NEXT.fetch_add(1, Ordering::Relaxed),
         chrono::Utc::now().timestamp_micros() % 1_000_000_000
     );
-    let config = crate::config::Config {
+    let mut config = crate::config::Config {
         table: format!("t-{unique}"),
         parameter_prefix: format!("/t-{unique}"),
         ..crate::config::Config::from_lookup(|_| None).expect("defaults are valid")
     };
+    adjust(&mut config);
     let sdk = crate::config::aws().await;
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table)
         .await

@@ -1,0 +1,10 @@
+use lambda_http::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let app = &credits::app::cold_start().await?;
+    run(service_fn(move |req| {
+        credits::app::observed("status", status::handle(app, req))
+    }))
+    .await
+}
