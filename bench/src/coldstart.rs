@@ -100,6 +100,7 @@ fn event_for(bin: &str, i: usize) -> ApiCall {
     let user = format!("cold-{bin}-{i}");
     match bin {
         "deduct" => credits_e2e::keyed("POST", "/credits/deduct", &user, "k1", r#"{"amount": 1}"#),
+        "status" => ApiCall::new("GET", "/credits/status"),
         _ => ApiCall::new("GET", "/credits/balance").user(&user),
     }
 }

@@ -197,9 +197,19 @@ fn throttled(code: &str) -> Response<Full<Bytes>> {
 }
 
 /// An App on a fresh table whose clients reach the store through `proxy`, with the SDK's
-/// standard retries (`attempts` in all, 5 ms initial backoff) and a 300 ms attempt timeout, so
-/// that a fault costs milliseconds.
+/// standard retries (`attempts` in all, 5 ms initial backoff) and a 2 s attempt timeout, so
+/// that a fault costs little time (yet a busy emulator is not taken for a fault).
 pub async fn app_through(proxy: &FaultProxy, tag: &str, attempts: u32) -> credits::app::App {
+    app_through_with(proxy, tag, attempts, Duration::from_secs(2)).await
+}
+
+/// [`app_through`] with another attempt timeout.
+pub async fn app_through_with(
+    proxy: &FaultProxy,
+    tag: &str,
+    attempts: u32,
+    timeout: Duration,
+) -> credits::app::App {
     let (sdk, config) = credits::local::isolated(tag).await;
     let sdk = sdk
         .to_builder()
@@ -211,8 +221,8 @@ pub async fn app_through(proxy: &FaultProxy, tag: &str, attempts: u32) -> credit
         )
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(300))
-                .operation_attempt_timeout(Duration::from_millis(300))
+                .connect_timeout(timeout)
+                .operation_attempt_timeout(timeout)
                 .build(),
         )
         .build();
