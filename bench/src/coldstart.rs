@@ -263,18 +263,7 @@ pub async fn overhead(args: &[String]) -> Result<(), Error> {
             }
         }
         f.stop().await;
-        let h = Summary::new(handler);
-        let b = Summary::new(sdk_times);
-        let ratio = |p: f64| h.pct(p).as_secs_f64() / b.pct(p).as_secs_f64();
-        println!(
-            "| {name} | {} | {} | {:.3} | {} | {} | {:.3} |",
-            ms(h.pct(50.0)),
-            ms(b.pct(50.0)),
-            ratio(50.0),
-            ms(h.pct(99.0)),
-            ms(b.pct(99.0)),
-            ratio(99.0)
-        );
+        println!("{}", crate::stats::ratio_row(&name, handler, sdk_times));
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use credits::local::ApiCall;
 use credits_e2e::{answer, keyed, on_hold};
 
 use crate::Error;
-use crate::stats::{Summary, ms};
+use crate::stats::ratio_row;
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
@@ -187,18 +187,7 @@ pub async fn run(rounds: usize) -> Result<(), Error> {
     );
     println!("|---|---|---|---|---|---|---|");
     for (i, name) in names.iter().enumerate() {
-        let h = Summary::new(handler[i].clone());
-        let b = Summary::new(sdk[i].clone());
-        let ratio = |p: f64| h.pct(p).as_secs_f64() / b.pct(p).as_secs_f64();
-        println!(
-            "| {name} | {} | {} | {:.3} | {} | {} | {:.3} |",
-            ms(h.pct(50.0)),
-            ms(b.pct(50.0)),
-            ratio(50.0),
-            ms(h.pct(99.0)),
-            ms(b.pct(99.0)),
-            ratio(99.0)
-        );
+        println!("{}", ratio_row(name, handler[i].clone(), sdk[i].clone()));
     }
     Ok(())
 }

@@ -29,3 +29,18 @@ impl Summary {
 pub fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
+
+/// A Markdown row: p50 and p99 of the handler's times and the bare calls', with their ratios.
+pub fn ratio_row(name: &str, handler: Vec<Duration>, bare: Vec<Duration>) -> String {
+    let (h, b) = (Summary::new(handler), Summary::new(bare));
+    let ratio = |p: f64| h.pct(p).as_secs_f64() / b.pct(p).as_secs_f64();
+    format!(
+        "| {name} | {} | {} | {:.3} | {} | {} | {:.3} |",
+        ms(h.pct(50.0)),
+        ms(b.pct(50.0)),
+        ratio(50.0),
+        ms(h.pct(99.0)),
+        ms(b.pct(99.0)),
+        ratio(99.0)
+    )
+}
