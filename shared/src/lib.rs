@@ -14,4 +14,5 @@ pub mod plan;
 pub mod rules;
 pub mod service;
 pub mod store;
+pub mod stripe;
 pub mod views;

@@ -18,6 +18,8 @@ use crate::account::{Account, UserId};
 use crate::ledger::{Entry, TransactionId};
 use crate::rules::Change;
 
+pub mod stripe;
+
 /// Key and TTL attribute names: the table's definition in `infra/template.yaml` must agree.
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -232,28 +234,8 @@ impl Store {
         idempotency: Option<(&str, &IdempotencyRecord)>,
         now: DateTime<Utc>,
     ) -> Result<(), WriteError> {
-        let user = &change.account.user_id;
-        let pk = user_pk(user);
-        let mut items = vec![self.account_write(&pk, rev, change, now)];
-        for entry in &change.entries {
-            let item = encode(&EntryItem {
-                pk: pk.clone(),
-                sk: tx_sk(entry.seq),
-                entry: entry.clone(),
-            });
-            items.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .condition_expression("attribute_not_exists(pk)")
-                            .build()
-                            .expect("table, item and condition are set"),
-                    )
-                    .build(),
-            );
-        }
+        let pk = user_pk(&change.account.user_id);
+        let mut items = self.change_items(rev, change, now);
         let idem_index = idempotency.map(|(key, record)| {
             let item = encode(&IdempotencyItem {
                 pk: pk.clone(),
@@ -286,6 +268,38 @@ impl Store {
             Ok(_) => Ok(()),
             Err(e) => Err(classify_cancellation(e, idem_index)),
         }
+    }
+
+    /// The account's write and its new ledger entries: the part of every transaction that
+    /// changes credits.
+    fn change_items(
+        &self,
+        rev: Option<u64>,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Vec<TransactWriteItem> {
+        let pk = user_pk(&change.account.user_id);
+        let mut items = vec![self.account_write(&pk, rev, change, now)];
+        for entry in &change.entries {
+            let item = encode(&EntryItem {
+                pk: pk.clone(),
+                sk: tx_sk(entry.seq),
+                entry: entry.clone(),
+            });
+            items.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .expect("table, item and condition are set"),
+                    )
+                    .build(),
+            );
+        }
+        items
     }
 
     fn account_write(
