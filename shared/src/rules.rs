@@ -164,7 +164,13 @@ pub fn revoke(
         } else {
             reason.to_owned()
         };
-        draft.push(EntryKind::Revoke, Bucket::Purchased, -taken, cause, Some(&reason));
+        draft.push(
+            EntryKind::Revoke,
+            Bucket::Purchased,
+            -taken,
+            cause,
+            Some(&reason),
+        );
     }
     (draft.finish(), shortfall)
 }

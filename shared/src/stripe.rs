@@ -43,7 +43,9 @@ impl PriceMap {
                 entry: entry.to_owned(),
                 problem,
             };
-            let (price, product) = entry.split_once('=').ok_or_else(|| bad("expected price=product"))?;
+            let (price, product) = entry
+                .split_once('=')
+                .ok_or_else(|| bad("expected price=product"))?;
             let (price, product) = (price.trim(), product.trim());
             if price.is_empty() {
                 return Err(bad("empty price id"));
@@ -120,9 +122,15 @@ impl Status {
 /// `active`/`trialing` give the price's plan; `past_due`, `incomplete` (and a status this code
 /// does not know) keep what it gave before; `canceled`, `unpaid`, `incomplete_expired`, `paused`
 /// give nothing. `cancel_at_period_end` is not read: the status stays `active` until the end.
-pub fn subscription_grant(status: &Status, price_plan: Option<Plan>, before: Option<Plan>) -> Option<Plan> {
+pub fn subscription_grant(
+    status: &Status,
+    price_plan: Option<Plan>,
+    before: Option<Plan>,
+) -> Option<Plan> {
     match status {
-        Status::Active | Status::Trialing => price_plan.filter(|p| matches!(p, Plan::ProMonthly | Plan::ProYearly)),
+        Status::Active | Status::Trialing => {
+            price_plan.filter(|p| matches!(p, Plan::ProMonthly | Plan::ProYearly))
+        }
         Status::PastDue | Status::Incomplete | Status::Other(_) => before,
         Status::Canceled | Status::Unpaid | Status::IncompleteExpired | Status::Paused => None,
     }
@@ -252,8 +260,11 @@ pub fn command(event: &Value) -> Result<Event, MalformedEvent> {
         "invoice.paid" => Command::InvoicePaid {
             customer: customer(object),
             // dahlia: parent.subscription_details; before basil: subscription_details.
-            user: user(object, &["parent", "subscription_details", "metadata", "user_id"])
-                .or_else(|| user(object, &["subscription_details", "metadata", "user_id"])),
+            user: user(
+                object,
+                &["parent", "subscription_details", "metadata", "user_id"],
+            )
+            .or_else(|| user(object, &["subscription_details", "metadata", "user_id"])),
         },
         "charge.refunded" => match owned(object, &["payment_intent"])
             .or_else(|| owned(object, &["payment_intent", "id"]))
@@ -279,7 +290,8 @@ pub fn command(event: &Value) -> Result<Event, MalformedEvent> {
 }
 
 fn checkout(object: &Value) -> Result<Command, MalformedEvent> {
-    let who = user(object, &["client_reference_id"]).or_else(|| user(object, &["metadata", "user_id"]));
+    let who =
+        user(object, &["client_reference_id"]).or_else(|| user(object, &["metadata", "user_id"]));
     match text(object, &["mode"]) {
         Some("subscription") => Ok(match (customer(object), who) {
             (Some(customer), Some(user)) => Command::Link { customer, user },
@@ -294,7 +306,10 @@ fn checkout(object: &Value) -> Result<Command, MalformedEvent> {
                 user: who,
                 customer: customer(object),
                 price: owned(object, &["metadata", "price_id"]),
-                amount: object.get("amount_total").and_then(Value::as_i64).unwrap_or(0),
+                amount: object
+                    .get("amount_total")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0),
             }))
         }
         Some("payment") => Ok(Command::Ignore("payment checkout not paid yet")),

@@ -113,7 +113,10 @@ impl Stack {
         self.send(
             "POST",
             credits_ops::gateway::WEBHOOK_PATH,
-            &[("stripe-signature", &header), ("content-type", "application/json")],
+            &[
+                ("stripe-signature", &header),
+                ("content-type", "application/json"),
+            ],
             body,
         )
         .await

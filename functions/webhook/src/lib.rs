@@ -89,8 +89,15 @@ impl Webhook {
 
     /// The local stack's: `STRIPE_WEBHOOK_SECRET` (default `whsec_local`) and `STRIPE_PRICES`.
     pub fn from_local_env() -> Result<Self, WebhookConfigError> {
-        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.trim().is_empty());
-        Self::local(var("STRIPE_WEBHOOK_SECRET"), prices_from(var("STRIPE_PRICES"))?)
+        let var = |name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v: &String| !v.trim().is_empty())
+        };
+        Self::local(
+            var("STRIPE_WEBHOOK_SECRET"),
+            prices_from(var("STRIPE_PRICES"))?,
+        )
     }
 
     fn local(secret: Option<String>, prices: PriceMap) -> Result<Self, WebhookConfigError> {
@@ -102,9 +109,11 @@ impl Webhook {
 }
 
 fn prices_from(spec: Option<String>) -> Result<PriceMap, WebhookConfigError> {
-    PriceMap::parse(spec.as_deref().unwrap_or(PriceMap::DEFAULT)).map_err(|e| WebhookConfigError::Invalid {
-        name: "STRIPE_PRICES",
-        problem: e.to_string(),
+    PriceMap::parse(spec.as_deref().unwrap_or(PriceMap::DEFAULT)).map_err(|e| {
+        WebhookConfigError::Invalid {
+            name: "STRIPE_PRICES",
+            problem: e.to_string(),
+        }
     })
 }
 
@@ -113,14 +122,21 @@ fn prices_from(spec: Option<String>) -> Result<PriceMap, WebhookConfigError> {
 pub fn sign(secret: &str, timestamp: i64, payload: &str) -> String {
     use hmac::{KeyInit, Mac};
     // HMAC takes a key of any length: this cannot fail.
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(format!("{timestamp}.{payload}").as_bytes());
-    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 pub async fn handle(app: &App, hook: &Webhook, req: Request) -> Response<Body> {
     match receive(app, hook, &req).await {
-        Ok(outcome) => json_response(StatusCode::OK, &json!({"received": true, "outcome": outcome})),
+        Ok(outcome) => json_response(
+            StatusCode::OK,
+            &json!({"received": true, "outcome": outcome}),
+        ),
         Err(e) => e.into_response(),
     }
 }
@@ -139,30 +155,43 @@ async fn receive(app: &App, hook: &Webhook, req: &Request) -> Result<&'static st
     }
     let body = req.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
-        return Err(bad("invalid_request", format!("the body is larger than {MAX_BODY_BYTES} bytes")));
+        return Err(bad(
+            "invalid_request",
+            format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+        ));
     }
-    let payload = std::str::from_utf8(body).map_err(|_| bad("invalid_request", "the body is not UTF-8"))?;
+    let payload =
+        std::str::from_utf8(body).map_err(|_| bad("invalid_request", "the body is not UTF-8"))?;
     let signature = req
         .headers()
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| bad("invalid_signature", "the Stripe-Signature header is missing"))?;
+        .ok_or_else(|| {
+            bad(
+                "invalid_signature",
+                "the Stripe-Signature header is missing",
+            )
+        })?;
     match StripeWebhook::construct_event(payload, signature, hook.secret.expose()) {
         // Parsing runs only after the signature and the time were checked: a payload its types
         // cannot read (another API version's shape) is verified, and read below as JSON.
         Ok(_) | Err(WebhookError::BadParse(_)) => {}
         Err(WebhookError::BadTimestamp(t)) => {
             tracing::warn!(timestamp = t, "signature timestamp outside the tolerance");
-            return Err(bad("invalid_signature", "the signature's timestamp is outside the tolerance"));
+            return Err(bad(
+                "invalid_signature",
+                "the signature's timestamp is outside the tolerance",
+            ));
         }
         Err(e) => {
             tracing::warn!(error = %e, "bad signature");
             return Err(bad("invalid_signature", "the signature does not match"));
         }
     }
-    let value: Value =
-        serde_json::from_str(payload).map_err(|e| bad("invalid_request", format!("malformed JSON: {e}")))?;
-    let event = credits::stripe::command(&value).map_err(|e| bad("invalid_request", e.to_string()))?;
+    let value: Value = serde_json::from_str(payload)
+        .map_err(|e| bad("invalid_request", format!("malformed JSON: {e}")))?;
+    let event =
+        credits::stripe::command(&value).map_err(|e| bad("invalid_request", e.to_string()))?;
     // Only a package purchase moves money by the flag; other events do not read it.
     let flags = if matches!(event.command, Command::Buy(_)) {
         let reading = app.flags.read().await;

@@ -11,11 +11,13 @@ use crate::flags::Flags;
 use crate::plan::{Package, Plan};
 use crate::rules;
 use crate::store::stripe::{
-    EventRecord, Purchase, RejectedPurchase, StripeState, StripeWrite, StripeWriteError, SubscriptionState,
+    EventRecord, Purchase, RejectedPurchase, StripeState, StripeWrite, StripeWriteError,
+    SubscriptionState,
 };
 use crate::store::{StoreError, Stored};
 use crate::stripe::{
-    Buy, Command, Event, PriceMap, Product, Subscription, effective_plan, refund_share, subscription_grant,
+    Buy, Command, Event, PriceMap, Product, Subscription, effective_plan, refund_share,
+    subscription_grant,
 };
 
 /// The webhook's answer: `{"received": true, "outcome": ...}`.
@@ -116,7 +118,12 @@ impl CreditService {
         now: DateTime<Utc>,
     ) -> Result<Outcome, Result<Stop, Attempt>> {
         let store = self.store();
-        if store.stripe_event(&event.id).await.map_err(fault)?.is_some() {
+        if store
+            .stripe_event(&event.id)
+            .await
+            .map_err(fault)?
+            .is_some()
+        {
             return Err(Ok(Stop::Duplicate));
         }
         let record = |outcome: Outcome, user: Option<&UserId>| EventRecord {
@@ -140,7 +147,11 @@ impl CreditService {
             Command::InvoicePaid { customer, user } => {
                 // Credits come with the monthly reset; paying an invoice grants nothing more.
                 let link = customer.clone().zip(user.clone());
-                let outcome = if link.is_some() { Outcome::Applied } else { Outcome::Ignored };
+                let outcome = if link.is_some() {
+                    Outcome::Applied
+                } else {
+                    Outcome::Ignored
+                };
                 let w = StripeWrite {
                     event: Some(record(outcome, user.as_ref())),
                     customer: link,
@@ -149,9 +160,14 @@ impl CreditService {
                 self.commit(&w, outcome, now).await
             }
             Command::Subscription(sub) => {
-                let user = self.attribute(sub.user.as_ref(), sub.customer.as_deref()).await?;
+                let user = self
+                    .attribute(sub.user.as_ref(), sub.customer.as_deref())
+                    .await?;
                 let (stored, state) = self.stripe_read(&user).await?;
-                let before = state.subscriptions.iter().find(|s| s.subscription == sub.id);
+                let before = state
+                    .subscriptions
+                    .iter()
+                    .find(|s| s.subscription == sub.id);
                 if before.is_some_and(|b| b.event_created >= event.created) {
                     let w = StripeWrite {
                         event: Some(record(Outcome::Stale, Some(&user))),
@@ -191,14 +207,19 @@ impl CreditService {
                     return Ok(Outcome::Ignored);
                 };
                 let (stored, state) = self.stripe_read(&user).await?;
-                let Some(purchase) = state.purchases.iter().find(|p| &p.key == payment_intent) else {
+                let Some(purchase) = state.purchases.iter().find(|p| &p.key == payment_intent)
+                else {
                     return Ok(Outcome::Ignored);
                 };
                 let account = stored.as_ref().map(|s| &s.account);
                 let rev = stored.as_ref().map(|s| s.rev);
                 let mut after = purchase.clone();
                 after.amount_refunded = (*amount_refunded).max(purchase.amount_refunded);
-                let paid = if *amount > 0 { *amount } else { purchase.amount };
+                let paid = if *amount > 0 {
+                    *amount
+                } else {
+                    purchase.amount
+                };
                 let (change, outcome) = if purchase.product == Plan::Lifetime.id() {
                     after.refunded = after.amount_refunded >= paid;
                     if !after.refunded {
@@ -210,7 +231,10 @@ impl CreditService {
                             lifetime(&state, Some(payment_intent)),
                             state.subscriptions.iter().map(|s| s.plan),
                         );
-                        (rules::change_plan(account, &user, plan, &cause, now), Outcome::Applied)
+                        (
+                            rules::change_plan(account, &user, plan, &cause, now),
+                            Outcome::Applied,
+                        )
                     }
                 } else {
                     let owed = refund_share(purchase.credits, paid, after.amount_refunded);
@@ -224,7 +248,10 @@ impl CreditService {
                             "refund of package {}: {owed} of {} credits owed back",
                             purchase.product, purchase.credits
                         );
-                        (rules::revoke(account, &user, more, &cause, &reason, now).0, Outcome::Applied)
+                        (
+                            rules::revoke(account, &user, more, &cause, &reason, now).0,
+                            Outcome::Applied,
+                        )
                     }
                 };
                 let w = StripeWrite {
@@ -246,7 +273,9 @@ impl CreditService {
         cause: &str,
         now: DateTime<Utc>,
     ) -> Result<Outcome, Result<Stop, Attempt>> {
-        let user = self.attribute(buy.user.as_ref(), buy.customer.as_deref()).await?;
+        let user = self
+            .attribute(buy.user.as_ref(), buy.customer.as_deref())
+            .await?;
         let record = |outcome: Outcome| EventRecord {
             event_id: event.id.clone(),
             kind: event.kind.clone(),
@@ -255,7 +284,10 @@ impl CreditService {
             at: now,
         };
         let product = buy.price.as_deref().and_then(|p| ctx.prices.get(p));
-        let key = buy.payment_intent.clone().unwrap_or_else(|| buy.session.clone());
+        let key = buy
+            .payment_intent
+            .clone()
+            .unwrap_or_else(|| buy.session.clone());
         let purchase = |product: &str, credits| Purchase {
             key: key.clone(),
             session: buy.session.clone(),
@@ -272,7 +304,13 @@ impl CreditService {
             Some(Product::Plan(Plan::Lifetime)) => {
                 let (stored, state) = self.stripe_read(&user).await?;
                 let plan = effective_plan(true, state.subscriptions.iter().map(|s| s.plan));
-                let change = rules::change_plan(stored.as_ref().map(|s| &s.account), &user, plan, cause, now);
+                let change = rules::change_plan(
+                    stored.as_ref().map(|s| &s.account),
+                    &user,
+                    plan,
+                    cause,
+                    now,
+                );
                 let w = StripeWrite {
                     event: Some(record(Outcome::Applied)),
                     account: Some((stored.as_ref().map(|s| s.rev), &change)),
@@ -308,7 +346,13 @@ impl CreditService {
             return self.commit(&w, Outcome::Rejected, now).await;
         }
         let stored = self.store().account(&user).await.map_err(fault)?;
-        let change = rules::purchase(stored.as_ref().map(|s| &s.account), &user, package, cause, now);
+        let change = rules::purchase(
+            stored.as_ref().map(|s| &s.account),
+            &user,
+            package,
+            cause,
+            now,
+        );
         let w = StripeWrite {
             event: Some(record(Outcome::Applied)),
             account: Some((stored.as_ref().map(|s| s.rev), &change)),
@@ -340,7 +384,10 @@ impl CreditService {
 
     /// The account first, then the Stripe items: anything written in between bumps the
     /// account's revision, so the write of a decision made on a stale read fails.
-    async fn stripe_read(&self, user: &UserId) -> Result<(Option<Stored>, StripeState), Result<Stop, Attempt>> {
+    async fn stripe_read(
+        &self,
+        user: &UserId,
+    ) -> Result<(Option<Stored>, StripeState), Result<Stop, Attempt>> {
         let stored = self.store().account(user).await.map_err(fault)?;
         let state = self.store().stripe_state(user).await.map_err(fault)?;
         Ok((stored, state))
@@ -373,7 +420,12 @@ fn lifetime(state: &StripeState, except: Option<&String>) -> bool {
         .any(|p| p.product == Plan::Lifetime.id() && !p.refunded && Some(&p.key) != except)
 }
 
-fn subscription_state(sub: &Subscription, prices: &PriceMap, before: Option<Plan>, event: &Event) -> SubscriptionState {
+fn subscription_state(
+    sub: &Subscription,
+    prices: &PriceMap,
+    before: Option<Plan>,
+    event: &Event,
+) -> SubscriptionState {
     let price_plan = match sub.price.as_deref().and_then(|p| prices.get(p)) {
         Some(Product::Plan(plan)) => Some(plan),
         _ => {
@@ -396,7 +448,13 @@ fn subscription_state(sub: &Subscription, prices: &PriceMap, before: Option<Plan
     }
 }
 
-fn rejected(buy: &Buy, user: &UserId, package: Package, event: &Event, now: DateTime<Utc>) -> RejectedPurchase {
+fn rejected(
+    buy: &Buy,
+    user: &UserId,
+    package: Package,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> RejectedPurchase {
     RejectedPurchase {
         session: buy.session.clone(),
         user_id: user.clone(),

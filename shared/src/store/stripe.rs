@@ -189,9 +189,15 @@ impl Store {
         let items = self.query_all(user_pk(user), Some("STRIPE#")).await?;
         let mut state = StripeState::default();
         for item in items {
-            let sk = item.get(SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let sk = item
+                .get(SK)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
             if sk.starts_with(SUB_PREFIX) {
-                state.subscriptions.push(decode::<Keyed<SubscriptionState>>(item)?.value);
+                state
+                    .subscriptions
+                    .push(decode::<Keyed<SubscriptionState>>(item)?.value);
             } else if sk.starts_with(PURCHASE_PREFIX) {
                 state.purchases.push(decode::<Keyed<Purchase>>(item)?.value);
             }
@@ -237,7 +243,11 @@ impl Store {
     /// Applies an event in one transaction: its record (conditioned on not existing, so a
     /// second delivery is a `Duplicate`), the account and ledger entries (conditioned on the
     /// revision read) and the Stripe items that go with them.
-    pub async fn apply_stripe(&self, w: &StripeWrite<'_>, now: DateTime<Utc>) -> Result<(), StripeWriteError> {
+    pub async fn apply_stripe(
+        &self,
+        w: &StripeWrite<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StripeWriteError> {
         let put = |item: Item, condition: Option<&str>| {
             TransactWriteItem::builder()
                 .put(
@@ -262,17 +272,35 @@ impl Store {
             items.extend(self.change_items(rev, change, now));
             let pk = user_pk(&change.account.user_id);
             if let Some(sub) = &w.subscription {
-                items.push(put(keyed(pk.clone(), format!("{SUB_PREFIX}{}", sub.subscription), sub), None));
+                items.push(put(
+                    keyed(pk.clone(), format!("{SUB_PREFIX}{}", sub.subscription), sub),
+                    None,
+                ));
             }
             if let Some(p) = &w.purchase {
-                items.push(put(keyed(pk.clone(), format!("{PURCHASE_PREFIX}{}", p.key), p), None));
+                items.push(put(
+                    keyed(pk.clone(), format!("{PURCHASE_PREFIX}{}", p.key), p),
+                    None,
+                ));
             }
         }
-        for (pk, link) in [(w.customer.as_ref(), customer_pk as fn(&str) -> String), (w.payment.as_ref(), payment_pk)]
-            .into_iter()
-            .filter_map(|(l, f)| l.map(|(id, user)| (f(id), user)))
+        for (pk, link) in [
+            (w.customer.as_ref(), customer_pk as fn(&str) -> String),
+            (w.payment.as_ref(), payment_pk),
+        ]
+        .into_iter()
+        .filter_map(|(l, f)| l.map(|(id, user)| (f(id), user)))
         {
-            items.push(put(keyed(pk, "LINK".into(), Link { user_id: link.clone() }), None));
+            items.push(put(
+                keyed(
+                    pk,
+                    "LINK".into(),
+                    Link {
+                        user_id: link.clone(),
+                    },
+                ),
+                None,
+            ));
         }
         if let Some(r) = &w.rejected {
             items.push(put(keyed(REJECTED_PK.into(), r.session.clone(), r), None));
@@ -297,10 +325,15 @@ impl Store {
             if event_index.is_some_and(|i| codes.get(i) == Some(&"ConditionalCheckFailed")) {
                 return Err(StripeWriteError::Duplicate);
             }
-            if codes.iter().any(|c| *c == "ConditionalCheckFailed" || *c == "TransactionConflict") {
+            if codes
+                .iter()
+                .any(|c| *c == "ConditionalCheckFailed" || *c == "TransactionConflict")
+            {
                 return Err(StripeWriteError::Conflict);
             }
         }
-        Err(StripeWriteError::Store(unavailable("TransactWriteItems")(e)))
+        Err(StripeWriteError::Store(unavailable("TransactWriteItems")(
+            e,
+        )))
     }
 }

@@ -17,13 +17,31 @@ fn bob() -> UserId {
 #[test]
 fn the_default_price_map_is_the_specs_local_one() {
     let m = PriceMap::default();
-    assert_eq!(m.get("price_pro_monthly"), Some(Product::Plan(Plan::ProMonthly)));
-    assert_eq!(m.get("price_pro_yearly"), Some(Product::Plan(Plan::ProYearly)));
+    assert_eq!(
+        m.get("price_pro_monthly"),
+        Some(Product::Plan(Plan::ProMonthly))
+    );
+    assert_eq!(
+        m.get("price_pro_yearly"),
+        Some(Product::Plan(Plan::ProYearly))
+    );
     assert_eq!(m.get("price_lifetime"), Some(Product::Plan(Plan::Lifetime)));
-    assert_eq!(m.get("price_credits_100"), Some(Product::Package(Package::Basic)));
-    assert_eq!(m.get("price_credits_200"), Some(Product::Package(Package::Standard)));
-    assert_eq!(m.get("price_credits_500"), Some(Product::Package(Package::Premium)));
-    assert_eq!(m.get("price_credits_1000"), Some(Product::Package(Package::Enterprise)));
+    assert_eq!(
+        m.get("price_credits_100"),
+        Some(Product::Package(Package::Basic))
+    );
+    assert_eq!(
+        m.get("price_credits_200"),
+        Some(Product::Package(Package::Standard))
+    );
+    assert_eq!(
+        m.get("price_credits_500"),
+        Some(Product::Package(Package::Premium))
+    );
+    assert_eq!(
+        m.get("price_credits_1000"),
+        Some(Product::Package(Package::Enterprise))
+    );
     assert_eq!(m.get("price_other"), None);
 }
 
@@ -32,7 +50,13 @@ fn a_price_map_is_configuration_and_refuses_nonsense() {
     let m = PriceMap::parse(" price_A = pro_yearly ,price_B=premium,").unwrap();
     assert_eq!(m.get("price_A"), Some(Product::Plan(Plan::ProYearly)));
     assert_eq!(m.get("price_B"), Some(Product::Package(Package::Premium)));
-    for bad in ["price_A", "=basic", "price_A=gold", "price_A=free", "a=basic,a=premium"] {
+    for bad in [
+        "price_A",
+        "=basic",
+        "price_A=gold",
+        "price_A=free",
+        "a=basic,a=premium",
+    ] {
         assert!(PriceMap::parse(bad).is_err(), "{bad}");
     }
 }
@@ -53,21 +77,37 @@ fn subscription_status_gives_the_specs_plan() {
         ("something_new", m),
     ];
     for (status, want) in cases {
-        assert_eq!(subscription_grant(&Status::parse(status), y, m), want, "{status}");
+        assert_eq!(
+            subscription_grant(&Status::parse(status), y, m),
+            want,
+            "{status}"
+        );
         assert_eq!(Status::parse(status).as_str(), status);
     }
     // A new subscription that is incomplete gives nothing yet; Lifetime is not a subscription.
     assert_eq!(subscription_grant(&Status::Incomplete, y, None), None);
-    assert_eq!(subscription_grant(&Status::Active, Some(Plan::Lifetime), None), None);
+    assert_eq!(
+        subscription_grant(&Status::Active, Some(Plan::Lifetime), None),
+        None
+    );
 }
 
 #[test]
 fn the_effective_plan_is_the_largest_paid_for() {
     assert_eq!(effective_plan(false, []), Plan::Free);
-    assert_eq!(effective_plan(false, [None, Some(Plan::ProMonthly)]), Plan::ProMonthly);
-    assert_eq!(effective_plan(false, [Some(Plan::ProYearly), Some(Plan::ProMonthly)]), Plan::ProYearly);
+    assert_eq!(
+        effective_plan(false, [None, Some(Plan::ProMonthly)]),
+        Plan::ProMonthly
+    );
+    assert_eq!(
+        effective_plan(false, [Some(Plan::ProYearly), Some(Plan::ProMonthly)]),
+        Plan::ProYearly
+    );
     // A Lifetime user keeps Lifetime whatever a subscription does.
-    assert_eq!(effective_plan(true, [None, Some(Plan::ProYearly)]), Plan::Lifetime);
+    assert_eq!(
+        effective_plan(true, [None, Some(Plan::ProYearly)]),
+        Plan::Lifetime
+    );
 }
 
 #[test]
@@ -118,15 +158,27 @@ proptest! {
 fn a_revoke_beyond_the_bucket_records_the_shortfall() {
     let now = at(2026, 11, 10);
     let bought = rules::purchase(None, &bob(), Package::Basic, "p", now).account;
-    let spent = rules::deduct(Some(&bought), &bob(), 65, "d", None, now).unwrap().account;
+    let spent = rules::deduct(Some(&bought), &bob(), 65, "d", None, now)
+        .unwrap()
+        .account;
     assert_eq!(spent.purchased, 40);
     let (change, shortfall) = rules::revoke(Some(&spent), &bob(), 70, "stripe:evt", "refund", now);
     assert_eq!((change.account.purchased, shortfall), (0, 30));
     let e = &change.entries[0];
-    assert_eq!((e.kind, e.bucket, e.amount), (EntryKind::Revoke, Bucket::Purchased, -40));
+    assert_eq!(
+        (e.kind, e.bucket, e.amount),
+        (EntryKind::Revoke, Bucket::Purchased, -40)
+    );
     assert_eq!(e.reason.as_deref(), Some("refund; 30 already spent"));
     // Nothing left at all: an entry of 0 still records what was owed.
-    let (change, shortfall) = rules::revoke(Some(&change.account), &bob(), 5, "stripe:evt2", "refund", now);
+    let (change, shortfall) = rules::revoke(
+        Some(&change.account),
+        &bob(),
+        5,
+        "stripe:evt2",
+        "refund",
+        now,
+    );
     assert_eq!((change.entries[0].amount, shortfall), (0, 5));
 }
 
@@ -155,17 +207,42 @@ fn events_map_to_commands() {
                "payment_intent": {"id": "pi_1"}, "amount_total": 29900}),
     ))
     .unwrap();
-    let Command::Buy(buy) = e.command else { panic!("{e:?}") };
+    let Command::Buy(buy) = e.command else {
+        panic!("{e:?}")
+    };
     assert_eq!(
-        (buy.user, buy.price.as_deref(), buy.payment_intent.as_deref(), buy.amount),
+        (
+            buy.user,
+            buy.price.as_deref(),
+            buy.payment_intent.as_deref(),
+            buy.amount
+        ),
         (Some(bob()), Some("price_lifetime"), Some("pi_1"), 29900)
     );
     let unpaid = json!({"id": "cs_1", "mode": "payment", "payment_status": "unpaid"});
-    assert!(matches!(command(&envelope("checkout.session.completed", unpaid)).unwrap().command, Command::Ignore(_)));
-    let e = command(&envelope("customer.subscription.deleted", json!({"id": "sub_1", "status": "canceled", "plan": {"id": "price_x"}}))).unwrap();
-    let Command::Subscription(sub) = e.command else { panic!() };
-    assert_eq!((sub.deleted, sub.price.as_deref(), sub.status), (true, Some("price_x"), Status::Canceled));
-    let e = command(&envelope("charge.refunded", json!({"payment_intent": "pi_1", "amount": 1000, "amount_refunded": 250}))).unwrap();
+    assert!(matches!(
+        command(&envelope("checkout.session.completed", unpaid))
+            .unwrap()
+            .command,
+        Command::Ignore(_)
+    ));
+    let e = command(&envelope(
+        "customer.subscription.deleted",
+        json!({"id": "sub_1", "status": "canceled", "plan": {"id": "price_x"}}),
+    ))
+    .unwrap();
+    let Command::Subscription(sub) = e.command else {
+        panic!()
+    };
+    assert_eq!(
+        (sub.deleted, sub.price.as_deref(), sub.status),
+        (true, Some("price_x"), Status::Canceled)
+    );
+    let e = command(&envelope(
+        "charge.refunded",
+        json!({"payment_intent": "pi_1", "amount": 1000, "amount_refunded": 250}),
+    ))
+    .unwrap();
     assert_eq!(
         e.command,
         Command::Refund {
@@ -174,12 +251,22 @@ fn events_map_to_commands() {
             amount_refunded: 250
         }
     );
-    assert!(matches!(command(&envelope("customer.created", json!({}))).unwrap().command, Command::Ignore(_)));
+    assert!(matches!(
+        command(&envelope("customer.created", json!({})))
+            .unwrap()
+            .command,
+        Command::Ignore(_)
+    ));
 }
 
 #[test]
 fn a_malformed_envelope_is_refused() {
-    for bad in [json!({}), json!({"id": "evt", "type": "x", "created": 1}), json!({"id": "evt", "type": "x", "data": {"object": {}}}), json!([1])] {
+    for bad in [
+        json!({}),
+        json!({"id": "evt", "type": "x", "created": 1}),
+        json!({"id": "evt", "type": "x", "data": {"object": {}}}),
+        json!([1]),
+    ] {
         assert!(command(&bad).is_err(), "{bad}");
     }
 }
