@@ -27,7 +27,11 @@ pub struct Gateway {
     app: App,
     secret: String,
     routes: Vec<HttpRoute>,
+    webhook: webhook::Webhook,
 }
+
+/// The webhook's Function URL, served beside the HTTP API's routes.
+pub const WEBHOOK_PATH: &str = "/webhook/stripe";
 
 impl Gateway {
     /// Fails when the template declares a route whose function is not mounted here.
@@ -43,10 +47,12 @@ impl Gateway {
                 r.function
             ));
         }
+        let webhook = webhook::Webhook::from_local_env().map_err(|e| e.to_string())?;
         Ok(Self {
             app,
             secret,
             routes,
+            webhook,
         })
     }
 
@@ -56,6 +62,10 @@ impl Gateway {
 
     pub fn app(&self) -> &App {
         &self.app
+    }
+
+    pub fn webhook(&self) -> &webhook::Webhook {
+        &self.webhook
     }
 }
 
@@ -141,6 +151,9 @@ async fn handle(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Byte
 async fn route(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
+    if method == "POST" && path == WEBHOOK_PATH {
+        return function_url(gateway, req).await;
+    }
     let Some((route, params)) = gateway
         .routes
         .iter()
@@ -187,6 +200,35 @@ async fn route(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes
     call.body = body;
     call.claims = claims;
     to_hyper(invoke(&gateway.app, &route.function, call.request()).await)
+}
+
+/// The webhook's Function URL: the payload 2.0 event a Function URL sends (route key
+/// `$default`, no authorizer).
+async fn function_url(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or(WEBHOOK_PATH.to_owned(), |pq| pq.as_str().to_owned());
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let Ok(body) = Limited::new(req.into_body(), MAX_PAYLOAD).collect().await else {
+        return to_hyper(
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request is larger than 10 MB",
+            )
+            .into_response(),
+        );
+    };
+    let mut call = ApiCall::new("POST", &target);
+    call.route_key = "$default".into();
+    call.headers = headers;
+    call.body = body.to_bytes().to_vec();
+    to_hyper(webhook::handle(&gateway.app, &gateway.webhook, call.request()).await)
 }
 
 /// The JWT authorizer: a valid `Authorization: Bearer` HS256 token, or nothing.

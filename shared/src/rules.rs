@@ -370,6 +370,39 @@ fn monthly_first(amount: Credits, monthly: Credits) -> [(Bucket, Credits); 2] {
     ]
 }
 
+/// Take back up to `owed` purchased credits (a refunded package). Never more than the
+/// purchased bucket holds: what cannot be taken is the shortfall, recorded in the entry's
+/// reason (an entry of 0 when nothing can be taken). Returns the change and the shortfall.
+pub fn revoke(
+    current: Option<&Account>,
+    user: &UserId,
+    owed: Credits,
+    cause: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> (Change, Credits) {
+    let mut draft = Draft::start(current, user, now);
+    draft.roll();
+    let owed = owed.max(0);
+    let taken = owed.min(draft.account.purchased);
+    let shortfall = owed - taken;
+    if owed > 0 {
+        let reason = if shortfall > 0 {
+            format!("{reason}; {shortfall} already spent")
+        } else {
+            reason.to_owned()
+        };
+        draft.push(
+            EntryKind::Revoke,
+            Bucket::Purchased,
+            -taken,
+            cause,
+            Some(&reason),
+        );
+    }
+    (draft.finish(), shortfall)
+}
+
 /// `floor(difference * days_left / days_in_month)` for the period that holds `now`.
 pub fn prorated(difference: Credits, period: Period, now: DateTime<Utc>) -> Credits {
     let days_left = Credits::from(period.days_left(now));

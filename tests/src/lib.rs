@@ -113,3 +113,22 @@ impl Stack {
         .await
     }
 }
+
+impl Stack {
+    /// POSTs a Stripe event to the webhook's Function URL route, signed as Stripe signs it
+    /// with the gateway's webhook secret.
+    pub async fn stripe(&self, body: &str) -> Reply {
+        let secret = self.gateway.webhook().secret.expose().to_owned();
+        let header = webhook::sign(&secret, chrono::Utc::now().timestamp(), body);
+        self.send(
+            "POST",
+            credits_ops::gateway::WEBHOOK_PATH,
+            &[
+                ("stripe-signature", &header),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await
+    }
+}
