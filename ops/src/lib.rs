@@ -1,3 +1,5 @@
 //! The local stack and the operators' tooling.
 
 pub mod gateway;
+pub mod local_only;
+pub mod openapi;

@@ -31,6 +31,11 @@ enum Command {
         )]
         secret: String,
     },
+    /// Print the OpenAPI document of the HTTP API (or, with --write, update infra/openapi.json).
+    Openapi {
+        #[arg(long)]
+        write: bool,
+    },
     /// Print a token for a user, signed like the local authorizer expects.
     Token {
         user: String,
@@ -55,6 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match Cli::parse().command {
         Command::Setup => setup().await,
         Command::Serve { addr, secret } => run(addr, secret).await,
+        Command::Openapi { write } => openapi(write),
         Command::Token {
             user,
             admin,
@@ -69,6 +75,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
     }
+}
+
+fn openapi(write: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let text = credits_ops::openapi::document_text();
+    if write {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(credits_ops::openapi::COMMITTED_PATH);
+        std::fs::write(&path, text)?;
+        println!("wrote {}", path.display());
+    } else {
+        print!("{text}");
+    }
+    Ok(())
 }
 
 async fn setup() -> Result<(), Box<dyn std::error::Error>> {

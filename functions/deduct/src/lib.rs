@@ -30,10 +30,18 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 /// The body as sent; `amount` is checked by hand so that every wrong shape gets one clear message.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-struct DeductBody {
+pub struct DeductBody {
+    /// Credits to spend, all or nothing.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 1, maximum = 1_000_000))]
     amount: Value,
+    /// What the credits pay for, kept in the ledger: at most 200 characters, no control characters.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")
+    )]
     reason: Option<String>,
 }
 
@@ -82,11 +90,14 @@ fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
     Ok(key)
 }
 
+/// A deduct's answer: the balance view after it, what it took and its ledger entry.
 #[derive(Serialize)]
-struct Deducted<'a> {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deducted<'a> {
     #[serde(flatten)]
     balance: BalanceView,
     deducted: Credits,
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^tx_[0-9]{12}$"))]
     transaction_id: &'a str,
 }
 
