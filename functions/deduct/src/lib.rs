@@ -54,9 +54,7 @@ struct DeductRequest {
 
 impl DeductBody {
     fn parse(self) -> Result<DeductRequest, ApiError> {
-        let amount = self
-            .amount
-            .as_i64()
+        let amount = whole_number(&self.amount)
             .filter(|n| (MIN_DEDUCT..=MAX_DEDUCT).contains(n))
             .ok_or_else(|| {
                 ApiError::invalid(format!(
@@ -76,6 +74,17 @@ impl DeductBody {
             reason: self.reason,
         })
     }
+}
+
+/// A JSON number without a fractional part, as JSON Schema's `integer` (and the OpenAPI
+/// document) defines it: `2`, `2.0` and `2e0` are all 2. Beyond 2^53 a float is not exact.
+fn whole_number(v: &Value) -> Option<Credits> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() <= EXACT)
+            .map(|f| f as Credits)
+    })
 }
 
 /// 1 to 255 visible ASCII characters, such as a UUID.
