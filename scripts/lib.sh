@@ -33,11 +33,12 @@ aws_env() {
   export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local}
 }
 
-# Starts moto's server on 127.0.0.1:$1 in the background and waits until it answers.
+# Starts the emulator (scripts/emulator.py: moto, one request at a time) on 127.0.0.1:$1 in the
+# background and waits until it answers.
 # Sets EMULATOR_PID; the caller stops it with stop_emulator (the scripts trap EXIT).
 start_emulator() {
   local port=$1 logfile=${2:-/dev/null}
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  "$VENV/bin/python" "$ROOT/scripts/emulator.py" --port "$port" >"$logfile" 2>&1 &
   EMULATOR_PID=$!
   for _ in $(seq 1 100); do
     if curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; then

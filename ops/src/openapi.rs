@@ -16,6 +16,7 @@ pub const COMMITTED_PATH: &str = "infra/openapi.json";
 pub const COMMITTED: &str = include_str!("../../infra/openapi.json");
 
 const TX_ID_PATTERN: &str = r"^tx_[0-9]{12}$";
+const HOLD_ID_PATTERN: &str = r"^h_[0-9]{12}$";
 
 /// The document, as JSON text (pretty, with a final newline) exactly as committed.
 pub fn document_text() -> String {
@@ -30,7 +31,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Credits API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Subscription credits: balance, spending and plans. Every error is \
+            "description": "Subscription credits: balance, spending, holds and plans. Every error is \
                 `{\"error\": {\"code\", \"message\"}}` with a stable snake_case `code`; extra \
                 fields may sit beside `error`. The user is always the bearer token's `sub`.",
         },
@@ -116,10 +117,7 @@ fn paths() -> Value {
                 "responses": responses(&[
                     ("200", with_headers(
                         ok("Deducted; the balance view after it", "Deducted"),
-                        json!({"Idempotent-Replayed": {
-                            "description": "`true` when this is the replay of an earlier answer.",
-                            "schema": {"type": "string", "enum": ["true"]},
-                        }}),
+                        replayed_header(),
                     )),
                     ("400", error("Invalid body or Idempotency-Key", &["invalid_request"])),
                     ("401", unauthorized()),
@@ -132,7 +130,101 @@ fn paths() -> Value {
                 ], true),
             },
         },
+        "/credits/holds": {
+            "post": {
+                "operationId": "createHold",
+                "summary": "Reserve credits for work whose cost is known only when it ends",
+                "description": "Takes the whole amount out of the spendable balance at once \
+                    (monthly credits first) or fails with 402. The hold ends with a commit, a \
+                    release, or on its own after `ttl_seconds`. Idempotent by \
+                    `Idempotency-Key`, as deduct.",
+                "tags": ["holds"],
+                "parameters": [idempotency_key()],
+                "requestBody": {
+                    "required": true,
+                    "content": {"application/json": {"schema": schema_ref("HoldBody")}},
+                },
+                "responses": responses(&[
+                    ("201", with_headers(
+                        ok("The hold, and the balance view with its credits held", "Opened"),
+                        replayed_header(),
+                    )),
+                    ("400", error("Invalid body or Idempotency-Key", &["invalid_request"])),
+                    ("401", unauthorized()),
+                    ("402", error_with(
+                        "Not enough credits: nothing was held",
+                        &["insufficient_credits"],
+                        "InsufficientView",
+                    )),
+                    ("409", error(
+                        "This Idempotency-Key was used with another body, or too many holds are open",
+                        &["idempotency_conflict", "too_many_holds"],
+                    )),
+                ], true),
+            },
+        },
+        "/credits/holds/{id}/commit": {
+            "post": {
+                "operationId": "commitHold",
+                "summary": "Spend all or part of a hold; the rest returns to the balance",
+                "tags": ["holds"],
+                "parameters": [hold_id()],
+                "requestBody": {
+                    "required": false,
+                    "description": "No body (or no `amount`) commits the whole hold.",
+                    "content": {"application/json": {"schema": schema_ref("CommitBody")}},
+                },
+                "responses": responses(&[
+                    ("200", ok("The hold's end, and the balance view after it", "Closed")),
+                    ("400", error("Invalid body, or more than the hold holds", &["invalid_request"])),
+                    ("401", unauthorized()),
+                    ("404", error("No such hold for this user", &["hold_not_found"])),
+                    ("409", hold_closed()),
+                ], true),
+            },
+        },
+        "/credits/holds/{id}": {
+            "delete": {
+                "operationId": "releaseHold",
+                "summary": "Release a hold: all its credits return to the balance",
+                "tags": ["holds"],
+                "parameters": [hold_id()],
+                "responses": responses(&[
+                    ("200", ok("The hold's end, and the balance view after it", "Closed")),
+                    ("401", unauthorized()),
+                    ("404", error("No such hold for this user", &["hold_not_found"])),
+                    ("409", hold_closed()),
+                ], true),
+            },
+        },
     })
+}
+
+fn hold_id() -> Value {
+    json!({
+        "name": "id", "in": "path", "required": true,
+        "description": "The `hold_id` a create answered.",
+        "schema": {"type": "string", "pattern": HOLD_ID_PATTERN},
+    })
+}
+
+/// 409 `hold_closed`, with the hold's final record beside the error.
+fn hold_closed() -> Value {
+    let schema = json!({"allOf": [
+        error_schema(&["hold_closed"]),
+        {"type": "object", "required": ["hold"], "properties": {"hold": schema_ref("ClosedHold")}},
+    ]});
+    json!({
+        "description": "The hold has already ended (committed, released or expired)",
+        "content": {"application/json": {"schema": schema}},
+    })
+}
+
+fn replayed_header() -> Value {
+    json!({"Idempotent-Replayed": {
+        "description": "`true` when this is the replay of an earlier answer.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }})
 }
 
 /// The `Idempotency-Key` header, as the handlers check it.
@@ -228,6 +320,11 @@ fn schemas() -> Value {
     add::<InsufficientView>(&mut all);
     add::<deduct::DeductBody>(&mut all);
     add::<deduct::Deducted>(&mut all);
+    add::<deduct::HoldBody>(&mut all);
+    add::<deduct::Opened>(&mut all);
+    add::<deduct::CommitBody>(&mut all);
+    add::<deduct::Closed>(&mut all);
+    add::<credits::rules::ClosedHold>(&mut all);
     all.insert(
         "Error".to_owned(),
         json!({

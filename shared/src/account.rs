@@ -1,7 +1,9 @@
 //! A user's credit account: the state the rules work on.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::period::Period;
@@ -66,6 +68,24 @@ pub struct Account {
     pub held: Credits,
     /// How many ledger entries the account has; the next entry's number is `seq + 1`.
     pub seq: u64,
+    /// Open holds by id. They live on the account so that a hold and the buckets it draws on
+    /// change in one conditional write; a hold leaves this map when it closes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub holds: BTreeMap<String, Hold>,
+}
+
+/// An open hold: credits reserved for work whose cost is known only when it ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub amount: Credits,
+    /// How much of `amount` came from the monthly bucket, and of which period: those credits
+    /// expire if they come back after their period ended.
+    pub monthly: Credits,
+    pub period: Period,
+    /// How much came from the purchased bucket.
+    pub purchased: Credits,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
 }
 
 impl Account {

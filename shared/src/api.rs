@@ -103,6 +103,26 @@ impl From<ServiceError> for ApiError {
                 "service_unavailable",
                 "the account is busy; retry with the same Idempotency-Key",
             ),
+            ServiceError::TooManyHolds => Self::new(
+                StatusCode::CONFLICT,
+                "too_many_holds",
+                format!(
+                    "at most {} holds may be open at once; commit or release one",
+                    crate::rules::MAX_OPEN_HOLDS
+                ),
+            ),
+            ServiceError::HoldNotFound => {
+                Self::new(StatusCode::NOT_FOUND, "hold_not_found", "no such hold")
+            }
+            ServiceError::HoldClosed(closed) => Self::new(
+                StatusCode::CONFLICT,
+                "hold_closed",
+                "the hold has already ended",
+            )
+            .with(serde_json::json!({ "hold": closed })),
+            ServiceError::HoldExceeded { held } => Self::invalid(format!(
+                "amount must be at most the {held} credits the hold holds"
+            )),
             ServiceError::Insufficient { .. } => internal(&e),
         }
     }

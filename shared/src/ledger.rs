@@ -45,11 +45,19 @@ pub struct Entry {
     pub balance_after: Credits,
     /// Held credits after this entry.
     pub held_after: Credits,
+    /// Credits a `hold` or `release` moved between the bucket and the held credits (its
+    /// `amount` is 0: the account owns them either way).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved: Credits,
     /// What caused it: an idempotency key, a Stripe event id, a reset's period, ...
     pub cause: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub at: DateTime<Utc>,
+}
+
+fn is_zero(n: &Credits) -> bool {
+    *n == 0
 }
 
 impl Entry {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::account::{Account, UserId};
 use crate::ledger::TransactionId;
 use crate::plan::Credits;
-use crate::rules::{self, Change};
+use crate::rules::{self, Change, ClosedHold};
 use crate::store::{IdempotencyRecord, Page, Store, StoreError, Stored, WriteError};
 
 /// How many times a change is decided and written before the caller is told to retry.
@@ -18,14 +18,55 @@ pub const MAX_ATTEMPTS: u32 = 12;
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("{required} credits required, {} available", account.balance())]
-    Insufficient { account: Account, required: Credits },
+    Insufficient {
+        account: Box<Account>,
+        required: Credits,
+    },
     #[error("the idempotency key was used with another request")]
     IdempotencyConflict,
+    #[error(
+        "the account has {} open holds, the most it may have",
+        crate::rules::MAX_OPEN_HOLDS
+    )]
+    TooManyHolds,
+    #[error("no such hold")]
+    HoldNotFound,
+    #[error("the hold has ended")]
+    HoldClosed(ClosedHold),
+    #[error("the hold holds {held} credits")]
+    HoldExceeded { held: Credits },
     /// Every attempt lost a race: safe to retry, nothing was written by this request.
     #[error("the account is too busy; retry")]
     Contention,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A decision the rules refused: the error to answer, and what must be stored all the same
+/// (a reset or a hold expiry that was due).
+pub struct Refused {
+    pub touched: Box<Change>,
+    pub error: ServiceError,
+}
+
+impl From<rules::HoldRefusal> for Refused {
+    fn from(refusal: rules::HoldRefusal) -> Self {
+        use rules::HoldRefusal as R;
+        let error = match &refusal {
+            R::Insufficient { required, touched } => ServiceError::Insufficient {
+                account: Box::new(touched.account.clone()),
+                required: *required,
+            },
+            R::TooManyHolds { .. } => ServiceError::TooManyHolds,
+            R::NotOpen { .. } => ServiceError::HoldNotFound,
+            R::Exceeds { held, .. } => ServiceError::HoldExceeded { held: *held },
+        };
+        let (R::Insufficient { touched, .. }
+        | R::TooManyHolds { touched }
+        | R::NotOpen { touched }
+        | R::Exceeds { touched, .. }) = refusal;
+        Refused { touched, error }
+    }
 }
 
 /// A spend to make once per idempotency key.
@@ -35,6 +76,14 @@ pub struct Deduct<'a> {
     pub reason: Option<&'a str>,
     pub key: &'a str,
     /// The request as normalised by the caller: the same key with another request is refused.
+    pub request: &'a str,
+}
+
+/// A request made at most once per key: the key and the request as normalised by the caller
+/// (the same key with another request is refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Once<'a> {
+    pub key: &'a str,
     pub request: &'a str,
 }
 
@@ -63,17 +112,39 @@ impl CreditService {
         &self.store
     }
 
-    /// The account as of `now`, opening it or applying a due reset first.
+    /// The account as of `now`, opening it or applying a due reset or hold expiry first.
     pub async fn account(
         &self,
         user: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Account, ServiceError> {
+        let change = self
+            .apply(user, now, |current| Ok(rules::touch(current, user, now)))
+            .await?;
+        Ok(change.account)
+    }
+
+    /// Reads, lets `decide` choose, and writes the choice with one conditional write; again
+    /// from a fresh read when another writer got there first.
+    pub async fn apply(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+        decide: impl Fn(Option<&Account>) -> Result<Change, Refused>,
+    ) -> Result<Change, ServiceError> {
         retry(|| async {
             let current = self.store.account(user).await?;
-            let change = rules::touch(current.as_ref().map(|s| &s.account), user, now);
-            self.persist(current.as_ref(), &change, None, now).await?;
-            Ok(change.account)
+            match decide(current.as_ref().map(|s| &s.account)) {
+                Ok(change) => {
+                    self.persist(current.as_ref(), &change, None, now).await?;
+                    Ok(change)
+                }
+                Err(refused) => {
+                    self.persist(current.as_ref(), &refused.touched, None, now)
+                        .await?;
+                    Err(Attempt::Final(refused.error))
+                }
+            }
         })
         .await
     }
@@ -87,20 +158,49 @@ impl CreditService {
         now: DateTime<Utc>,
         respond: impl Fn(&Change) -> String,
     ) -> Result<Answer, ServiceError> {
+        let cause = format!("idem:{}", cmd.key);
+        let once = Once {
+            key: cmd.key,
+            request: cmd.request,
+        };
+        self.once(user, &once, now, 200, respond, |current| {
+            rules::deduct(current, user, cmd.amount, &cause, cmd.reason, now).map_err(|refused| {
+                Refused {
+                    error: ServiceError::Insufficient {
+                        account: Box::new(refused.touched.account.clone()),
+                        required: refused.required,
+                    },
+                    touched: refused.touched,
+                }
+            })
+        })
+        .await
+    }
+
+    /// Applies `decide` at most once per key: the change and the answer (`status`, and the body
+    /// `respond` renders) are written together, and a retry gets that answer again, even when
+    /// the account could no longer afford it. A refused request is not remembered.
+    pub async fn once(
+        &self,
+        user: &UserId,
+        once: &Once<'_>,
+        now: DateTime<Utc>,
+        status: u16,
+        respond: impl Fn(&Change) -> String,
+        decide: impl Fn(Option<&Account>) -> Result<Change, Refused>,
+    ) -> Result<Answer, ServiceError> {
         retry(|| async {
             let current = self.store.account(user).await?;
-            let account = current.as_ref().map(|s| &s.account);
-            let cause = format!("idem:{}", cmd.key);
-            match rules::deduct(account, user, cmd.amount, &cause, cmd.reason, now) {
+            match decide(current.as_ref().map(|s| &s.account)) {
                 Ok(change) => {
                     let record = IdempotencyRecord {
-                        request: cmd.request.to_owned(),
-                        status: 200,
+                        request: once.request.to_owned(),
+                        status,
                         response: respond(&change),
                         expires_at: expiry(now, self.idempotency_ttl),
                     };
                     match self
-                        .persist(current.as_ref(), &change, Some((cmd.key, &record)), now)
+                        .persist(current.as_ref(), &change, Some((once.key, &record)), now)
                         .await
                     {
                         Ok(()) => Ok(Answer::Applied {
@@ -108,7 +208,7 @@ impl CreditService {
                             body: record.response,
                         }),
                         Err(Attempt::Final(ServiceError::IdempotencyConflict)) => {
-                            match self.replay(user, cmd, now).await? {
+                            match self.replay(user, once, now).await? {
                                 Some(answer) => Ok(answer),
                                 // The record expired between the write and the read.
                                 None => Err(Attempt::Again),
@@ -118,17 +218,12 @@ impl CreditService {
                     }
                 }
                 Err(refused) => {
-                    // A refused spend is not remembered, but a retry of an applied one is
-                    // replayed even when the balance has since run out.
                     self.persist(current.as_ref(), &refused.touched, None, now)
                         .await?;
-                    if let Some(answer) = self.replay(user, cmd, now).await? {
+                    if let Some(answer) = self.replay(user, once, now).await? {
                         return Ok(answer);
                     }
-                    Err(Attempt::Final(ServiceError::Insufficient {
-                        account: refused.touched.account,
-                        required: refused.required,
-                    }))
+                    Err(Attempt::Final(refused.error))
                 }
             }
         })
@@ -140,16 +235,25 @@ impl CreditService {
     async fn replay(
         &self,
         user: &UserId,
-        cmd: &Deduct<'_>,
+        once: &Once<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<Answer>, Attempt> {
-        match self.store.idempotency(user, cmd.key).await? {
-            Some(r) if r.is_live(now) && r.request == cmd.request => Ok(Some(Answer::Replayed {
+        match self.store.idempotency(user, once.key).await? {
+            Some(r) if r.is_live(now) && r.request == once.request => Ok(Some(Answer::Replayed {
                 status: r.status,
                 body: r.response,
             })),
             Some(r) if r.is_live(now) => Err(Attempt::Final(ServiceError::IdempotencyConflict)),
             _ => Ok(None),
+        }
+    }
+
+    /// Why `id` is not an open hold of `user`: ended (409) or unknown (404).
+    pub async fn hold_not_open(&self, user: &UserId, id: &str) -> ServiceError {
+        match self.store.closed_hold(user, id).await {
+            Ok(Some(closed)) => ServiceError::HoldClosed(closed),
+            Ok(None) => ServiceError::HoldNotFound,
+            Err(e) => e.into(),
         }
     }
 

@@ -5,6 +5,9 @@
 //! | account | `USER#<user>` | `ACCOUNT` | plan, period, monthly, purchased, held, seq, rev |
 //! | ledger entry | `USER#<user>` | `TX#<seq, 12 digits>` | type, amount, bucket, balance_after, ... |
 //! | idempotency record | `USER#<user>` | `IDEM#<key>` | request, status, response, expires_at (TTL) |
+//! | closed hold | `USER#<user>` | `HOLD#<hold id>` | outcome, amount, committed, released, expired, closed_at |
+//!
+//! Open holds live in the account item (`holds`), so a hold and its buckets change together.
 
 use std::collections::HashMap;
 
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{Account, UserId};
 use crate::ledger::{Entry, TransactionId};
-use crate::rules::Change;
+use crate::rules::{Change, ClosedHold};
 
 /// Key and TTL attribute names: the table's definition in `infra/template.yaml` must agree.
 pub const PK: &str = "pk";
@@ -26,6 +29,7 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 const ACCOUNT_SK: &str = "ACCOUNT";
 const TX_PREFIX: &str = "TX#";
 const IDEM_PREFIX: &str = "IDEM#";
+const HOLD_PREFIX: &str = "HOLD#";
 
 /// An account with the revision its optimistic concurrency is checked against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +148,14 @@ struct IdempotencyItem {
     record: IdempotencyRecord,
 }
 
+#[derive(Serialize, Deserialize)]
+struct ClosedHoldItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    hold: ClosedHold,
+}
+
 type Item = HashMap<String, AttributeValue>;
 
 fn encode<T: Serialize>(value: &T) -> Item {
@@ -185,23 +197,21 @@ impl Store {
 
     /// The account as stored (strongly consistent), or `None` for a user never seen.
     pub async fn account(&self, user: &UserId) -> Result<Option<Stored>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(user_pk(user), ACCOUNT_SK.into())))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable("GetItem"))?;
-        out.item
-            .map(|item| {
-                decode::<AccountItem>(item).map(|i| Stored {
-                    account: i.account,
-                    rev: i.rev,
-                })
-            })
-            .transpose()
+        let item: Option<AccountItem> = self.get(user, ACCOUNT_SK.into()).await?;
+        Ok(item.map(|i| Stored {
+            account: i.account,
+            rev: i.rev,
+        }))
+    }
+
+    /// The record of a hold that has ended, if `id` names one of this user's.
+    pub async fn closed_hold(
+        &self,
+        user: &UserId,
+        id: &str,
+    ) -> Result<Option<ClosedHold>, StoreError> {
+        let item: Option<ClosedHoldItem> = self.get(user, format!("{HOLD_PREFIX}{id}")).await?;
+        Ok(item.map(|i| i.hold))
     }
 
     pub async fn idempotency(
@@ -209,18 +219,26 @@ impl Store {
         user: &UserId,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let item: Option<IdempotencyItem> = self.get(user, format!("{IDEM_PREFIX}{key}")).await?;
+        Ok(item.map(|i| i.record))
+    }
+
+    /// One of the user's items, read strongly consistent.
+    async fn get<T: for<'de> Deserialize<'de>>(
+        &self,
+        user: &UserId,
+        sk: String,
+    ) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(self.key(user_pk(user), format!("{IDEM_PREFIX}{key}"))))
+            .set_key(Some(self.key(user_pk(user), sk)))
             .consistent_read(true)
             .send()
             .await
             .map_err(unavailable("GetItem"))?;
-        out.item
-            .map(|item| decode::<IdempotencyItem>(item).map(|i| i.record))
-            .transpose()
+        out.item.map(decode).transpose()
     }
 
     /// Writes a change atomically: the account (conditional on the revision it was read at,
@@ -236,23 +254,18 @@ impl Store {
         let pk = user_pk(user);
         let mut items = vec![self.account_write(&pk, rev, change, now)];
         for entry in &change.entries {
-            let item = encode(&EntryItem {
+            items.push(self.put_new(&EntryItem {
                 pk: pk.clone(),
                 sk: tx_sk(entry.seq),
                 entry: entry.clone(),
-            });
-            items.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .condition_expression("attribute_not_exists(pk)")
-                            .build()
-                            .expect("table, item and condition are set"),
-                    )
-                    .build(),
-            );
+            }));
+        }
+        for hold in &change.closed_holds {
+            items.push(self.put_new(&ClosedHoldItem {
+                pk: pk.clone(),
+                sk: format!("{HOLD_PREFIX}{}", hold.hold_id),
+                hold: hold.clone(),
+            }));
         }
         let idem_index = idempotency.map(|(key, record)| {
             let item = encode(&IdempotencyItem {
@@ -286,6 +299,20 @@ impl Store {
             Ok(_) => Ok(()),
             Err(e) => Err(classify_cancellation(e, idem_index)),
         }
+    }
+
+    /// A put of an item that must not exist yet.
+    fn put_new(&self, item: &impl Serialize) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(encode(item)))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .expect("table, item and condition are set"),
+            )
+            .build()
     }
 
     fn account_write(
@@ -322,8 +349,8 @@ impl Store {
                         .set_key(Some(self.key(pk.to_owned(), ACCOUNT_SK.into())))
                         .update_expression(
                             "SET #plan = :plan, #period = :period, monthly = :monthly, \
-                             purchased = :purchased, held = :held, seq = :seq, rev = :next, \
-                             updated_at = :now",
+                             purchased = :purchased, held = :held, holds = :holds, seq = :seq, \
+                             rev = :next, updated_at = :now",
                         )
                         .condition_expression("rev = :rev")
                         .expression_attribute_names("#plan", "plan")
@@ -333,6 +360,11 @@ impl Store {
                         .expression_attribute_values(":monthly", n(a.monthly))
                         .expression_attribute_values(":purchased", n(a.purchased))
                         .expression_attribute_values(":held", n(a.held))
+                        .expression_attribute_values(
+                            ":holds",
+                            serde_dynamo::to_attribute_value(&a.holds)
+                                .expect("holds encode as a map"),
+                        )
                         .expression_attribute_values(":seq", n(a.seq))
                         .expression_attribute_values(":next", n(rev + 1))
                         .expression_attribute_values(":rev", n(rev))

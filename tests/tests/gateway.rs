@@ -143,3 +143,58 @@ async fn concurrent_deducts_over_http_never_overspend() {
     let r = stack.get("/credits/balance", Some(&token)).await;
     assert_eq!(r.json["balance"], json!(0));
 }
+
+#[tokio::test]
+async fn holds_through_the_gateway_bind_the_path_parameter() {
+    let stack = Stack::start("e2e-holds").await;
+    let token = stack.token("lee");
+    let auth = format!("Bearer {token}");
+    let r = stack
+        .send(
+            "POST",
+            "/credits/holds",
+            &[("authorization", &auth), ("idempotency-key", "h1")],
+            r#"{"amount": 3}"#,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.json);
+    let id = r.json["hold_id"].as_str().unwrap().to_owned();
+    let r = stack
+        .send(
+            "POST",
+            &format!("/credits/holds/{id}/commit"),
+            &[("authorization", &auth)],
+            r#"{"amount": 1}"#,
+        )
+        .await;
+    assert_eq!(
+        (
+            r.status,
+            r.json["deducted"].as_i64(),
+            r.json["balance"].as_i64()
+        ),
+        (200, Some(1), Some(4))
+    );
+    let r = stack
+        .send(
+            "DELETE",
+            &format!("/credits/holds/{id}"),
+            &[("authorization", &auth)],
+            "",
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"]["code"].as_str()),
+        (409, Some("hold_closed"))
+    );
+    let other = format!("Bearer {}", stack.token("max"));
+    let r = stack
+        .send(
+            "DELETE",
+            &format!("/credits/holds/{id}"),
+            &[("authorization", &other)],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 404);
+}

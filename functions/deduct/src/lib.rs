@@ -1,6 +1,11 @@
-//! `POST /credits/deduct`: spend credits once per `Idempotency-Key`.
+//! Spending: `POST /credits/deduct` (once per `Idempotency-Key`) and the holds routes.
+
+mod holds;
+
+pub use holds::{Closed, CommitBody, HoldBody, Opened};
 
 use chrono::Utc;
+use credits::account::Account;
 use credits::api::{self, ApiError, raw_json_response};
 use credits::app::App;
 use credits::flags::Flags;
@@ -23,6 +28,9 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let result = match api::route(&req).as_str() {
         "POST /credits/deduct" => deduct(app, &req).await,
+        "POST /credits/holds" => holds::create(app, &req).await,
+        "POST /credits/holds/{id}/commit" => holds::commit(app, &req).await,
+        "DELETE /credits/holds/{id}" => holds::release(app, &req).await,
         _ => Err(ApiError::not_found()),
     };
     result.unwrap_or_else(ApiError::into_response)
@@ -54,14 +62,7 @@ struct DeductRequest {
 
 impl DeductBody {
     fn parse(self) -> Result<DeductRequest, ApiError> {
-        let amount = whole_number(&self.amount)
-            .filter(|n| (MIN_DEDUCT..=MAX_DEDUCT).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(format!(
-                    "amount must be a whole number from {MIN_DEDUCT} to {MAX_DEDUCT}, got {}",
-                    self.amount
-                ))
-            })?;
+        let amount = whole_number("amount", &self.amount, MIN_DEDUCT, MAX_DEDUCT)?;
         if let Some(reason) = &self.reason
             && (reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control))
         {
@@ -76,19 +77,29 @@ impl DeductBody {
     }
 }
 
-/// A JSON number without a fractional part, as JSON Schema's `integer` (and the OpenAPI
-/// document) defines it: `2`, `2.0` and `2e0` are all 2. Beyond 2^53 a float is not exact.
-fn whole_number(v: &Value) -> Option<Credits> {
+/// A JSON number without a fractional part from `min` to `max`, as JSON Schema's `integer` (and
+/// so the OpenAPI document) defines it: `2`, `2.0` and `2e0` are all 2; `1.5` and `"1"` are
+/// refused. Beyond 2^53 a float is not exact, so it is refused too.
+pub(crate) fn whole_number(name: &str, value: &Value, min: i64, max: i64) -> Result<i64, ApiError> {
     const EXACT: f64 = 9_007_199_254_740_992.0;
-    v.as_i64().or_else(|| {
-        v.as_f64()
-            .filter(|f| f.fract() == 0.0 && f.abs() <= EXACT)
-            .map(|f| f as Credits)
-    })
+    value
+        .as_i64()
+        .or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= EXACT)
+                .map(|f| f as i64)
+        })
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{name} must be a whole number from {min} to {max}, got {value}"
+            ))
+        })
 }
 
 /// 1 to 255 visible ASCII characters, such as a UUID.
-fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
+pub(crate) fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
     let key = api::header_str(req, IDEMPOTENCY_HEADER)?
         .ok_or_else(|| ApiError::invalid("the Idempotency-Key header is required"))?;
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
@@ -143,23 +154,42 @@ async fn deduct(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             render(change, request.amount, &flags)
         })
         .await;
+    answer_once(answer, &flags)
+}
+
+/// An idempotent request's answer, or its error with a 402 that names the options.
+pub(crate) fn answer_once(
+    answer: Result<Answer, ServiceError>,
+    flags: &Flags,
+) -> Result<Response<Body>, ApiError> {
     match answer {
-        Ok(Answer::Applied { status, body }) => Ok(respond(status, body, false)),
-        Ok(Answer::Replayed { status, body }) => Ok(respond(status, body, true)),
-        Err(ServiceError::Insufficient { account, required }) => Err(ApiError::new(
-            StatusCode::PAYMENT_REQUIRED,
-            "insufficient_credits",
-            format!(
-                "{required} credits required, {} available",
-                account.balance()
-            ),
-        )
-        .with(InsufficientView::new(&account, required, &flags))),
+        Ok(answer) => Ok(respond(answer)),
+        Err(ServiceError::Insufficient { account, required }) => {
+            Err(insufficient(&account, required, flags))
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-fn respond(status: u16, body: String, replayed: bool) -> Response<Body> {
+/// The 402: what the user has, needs, and can do about it.
+fn insufficient(account: &Account, required: Credits, flags: &Flags) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYMENT_REQUIRED,
+        "insufficient_credits",
+        format!(
+            "{required} credits required, {} available",
+            account.balance()
+        ),
+    )
+    .with(InsufficientView::new(account, required, flags))
+}
+
+/// An idempotent answer as the response; a replay says so in a header.
+fn respond(answer: Answer) -> Response<Body> {
+    let (status, body, replayed) = match answer {
+        Answer::Applied { status, body } => (status, body, false),
+        Answer::Replayed { status, body } => (status, body, true),
+    };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let mut response = raw_json_response(status, body);
     if replayed {

@@ -80,6 +80,25 @@ fn body_schemas_follow_the_types() {
     assert_eq!(body["amount"]["minimum"], json!(credits::rules::MIN_DEDUCT));
     assert_eq!(body["amount"]["maximum"], json!(credits::rules::MAX_DEDUCT));
     assert_eq!(body["reason"]["maxLength"], json!(deduct::MAX_REASON_CHARS));
+    let hold = &s["HoldBody"]["properties"];
+    assert_eq!(hold["amount"]["minimum"], json!(credits::rules::MIN_DEDUCT));
+    assert_eq!(hold["amount"]["maximum"], json!(credits::rules::MAX_DEDUCT));
+    assert_eq!(
+        hold["ttl_seconds"]["minimum"],
+        json!(credits::rules::MIN_HOLD_TTL)
+    );
+    assert_eq!(
+        hold["ttl_seconds"]["maximum"],
+        json!(credits::rules::MAX_HOLD_TTL)
+    );
+    assert_eq!(
+        hold["ttl_seconds"]["default"],
+        json!(credits::rules::DEFAULT_HOLD_TTL)
+    );
+    assert_eq!(
+        s["CommitBody"]["properties"]["amount"]["maximum"],
+        json!(credits::rules::MAX_DEDUCT)
+    );
     assert_eq!(
         s["Plan"]["enum"],
         json!(["free", "pro_monthly", "pro_yearly", "lifetime"])

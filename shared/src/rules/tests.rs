@@ -205,6 +205,152 @@ fn purchase_adds_to_the_purchased_bucket() {
     assert_eq!((c.account.purchased, c.account.balance()), (200, 205));
 }
 
+#[test]
+fn a_hold_moves_credits_to_held_with_zero_amount_entries() {
+    let mut acc = touch(None, &alice(), at(2026, 11, 2)).account;
+    acc.purchased = 10;
+    let (c, id) = hold(Some(&acc), &alice(), 7, 900, "idem:h", at(2026, 11, 2)).unwrap();
+    assert_eq!(id, "h_000000000002");
+    assert_eq!(
+        (c.account.monthly, c.account.purchased, c.account.held),
+        (0, 8, 7)
+    );
+    assert_eq!(c.account.balance(), 8);
+    let got: Vec<_> = c
+        .entries
+        .iter()
+        .map(|e| (e.kind, e.bucket, e.amount, e.moved))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (EntryKind::Hold, Bucket::Monthly, 0, 5),
+            (EntryKind::Hold, Bucket::Purchased, 0, 2)
+        ]
+    );
+    let h = &c.account.holds[&id];
+    assert_eq!((h.monthly, h.purchased, h.amount), (5, 2, 7));
+}
+
+#[test]
+fn committing_part_spends_monthly_first_and_returns_the_rest_where_it_came_from() {
+    let mut acc = touch(None, &alice(), at(2026, 11, 2)).account;
+    acc.purchased = 10;
+    let (c, id) = hold(Some(&acc), &alice(), 7, 900, "k", at(2026, 11, 2)).unwrap();
+    let done = commit_hold(Some(&c.account), &alice(), &id, Some(3), at(2026, 11, 2)).unwrap();
+    let got: Vec<_> = done
+        .entries
+        .iter()
+        .map(|e| (e.kind, e.bucket, e.amount, e.moved))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (EntryKind::Deduct, Bucket::Monthly, -3, 0),
+            (EntryKind::Release, Bucket::Monthly, 0, 2),
+            (EntryKind::Release, Bucket::Purchased, 0, 2)
+        ]
+    );
+    assert_eq!(
+        (
+            done.account.monthly,
+            done.account.purchased,
+            done.account.held
+        ),
+        (2, 10, 0)
+    );
+    let closed = &done.closed_holds[0];
+    assert_eq!(
+        (closed.outcome, closed.committed, closed.released),
+        (HoldOutcome::Committed, 3, 4)
+    );
+}
+
+#[test]
+fn a_closed_or_unknown_hold_is_not_open_and_too_much_is_refused() {
+    let acc = touch(None, &alice(), at(2026, 11, 2)).account;
+    let (c, id) = hold(Some(&acc), &alice(), 4, 900, "k", at(2026, 11, 2)).unwrap();
+    assert!(matches!(
+        commit_hold(Some(&c.account), &alice(), &id, Some(5), at(2026, 11, 2)),
+        Err(HoldRefusal::Exceeds { held: 4, .. })
+    ));
+    let released = release_hold(Some(&c.account), &alice(), &id, at(2026, 11, 2)).unwrap();
+    assert_eq!(released.account.balance(), 5);
+    assert!(matches!(
+        release_hold(Some(&released.account), &alice(), &id, at(2026, 11, 2)),
+        Err(HoldRefusal::NotOpen { .. })
+    ));
+    assert!(matches!(
+        commit_hold(
+            Some(&released.account),
+            &alice(),
+            "h_999999999999",
+            None,
+            at(2026, 11, 2)
+        ),
+        Err(HoldRefusal::NotOpen { .. })
+    ));
+}
+
+#[test]
+fn an_expired_hold_is_released_by_the_next_touch() {
+    let acc = touch(None, &alice(), at(2026, 11, 2)).account;
+    let (c, id) = hold(Some(&acc), &alice(), 4, 60, "k", at(2026, 11, 2)).unwrap();
+    let later = at(2026, 11, 2) + chrono::Duration::seconds(61);
+    let t = touch(Some(&c.account), &alice(), later);
+    assert!(t.account.holds.is_empty());
+    assert_eq!((t.account.balance(), t.account.held), (5, 0));
+    assert_eq!(t.closed_holds[0].outcome, HoldOutcome::Expired);
+    assert!(matches!(
+        commit_hold(Some(&c.account), &alice(), &id, None, later),
+        Err(HoldRefusal::NotOpen { .. })
+    ));
+}
+
+#[test]
+fn a_hold_across_a_month_boundary_keeps_its_credits_and_returned_monthly_ones_expire() {
+    let mut acc = touch(None, &alice(), at(2026, 11, 30)).account;
+    acc.purchased = 10;
+    let late_nov = Utc.with_ymd_and_hms(2026, 11, 30, 23, 50, 0).unwrap();
+    let (c, id) = hold(Some(&acc), &alice(), 8, 3600, "k", late_nov).unwrap();
+    // The reset on 1 December grants the allowance once and leaves the hold alone.
+    let dec = Utc.with_ymd_and_hms(2026, 12, 1, 0, 5, 0).unwrap();
+    let reset = touch(Some(&c.account), &alice(), dec);
+    assert_eq!(
+        (
+            reset.account.monthly,
+            reset.account.purchased,
+            reset.account.held
+        ),
+        (5, 7, 8)
+    );
+    assert!(reset.account.holds.contains_key(&id));
+    // Commit 1: the November credits that come back expire, the purchased ones return.
+    let done = commit_hold(Some(&reset.account), &alice(), &id, Some(1), dec).unwrap();
+    assert_eq!(
+        (
+            done.account.monthly,
+            done.account.purchased,
+            done.account.held
+        ),
+        (5, 10, 0)
+    );
+    let closed = &done.closed_holds[0];
+    assert_eq!(
+        (closed.committed, closed.expired, closed.released),
+        (1, 4, 3)
+    );
+    let kinds: Vec<_> = done.entries.iter().map(|e| (e.kind, e.amount)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (EntryKind::Deduct, -1),
+            (EntryKind::Expire, -4),
+            (EntryKind::Release, 0)
+        ]
+    );
+}
+
 // ---- invariants, over arbitrary histories ----
 
 #[derive(Debug, Clone)]
@@ -213,6 +359,10 @@ enum Op {
     Deduct(Credits),
     Plan(Plan),
     Purchase(Package),
+    Hold(Credits, i64),
+    /// Commit the n-th open hold (modulo how many there are), this much of it at most.
+    Commit(usize, Option<Credits>),
+    Release(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -221,7 +371,40 @@ fn op() -> impl Strategy<Value = Op> {
         (1..=600i64).prop_map(Op::Deduct),
         prop::sample::select(Plan::ALL.to_vec()).prop_map(Op::Plan),
         prop::sample::select(Package::ALL.to_vec()).prop_map(Op::Purchase),
+        (
+            1..=300i64,
+            prop_oneof![Just(60i64), Just(86_400i64), Just(40 * 86_400i64)]
+        )
+            .prop_map(|(a, ttl)| Op::Hold(a, ttl.min(MAX_HOLD_TTL))),
+        (0..4usize, prop::option::of(0..=300i64)).prop_map(|(i, a)| Op::Commit(i, a)),
+        (0..4usize).prop_map(Op::Release),
     ]
+}
+
+/// Applies one operation; refused ones still store what they touched.
+fn step(current: Option<&Account>, op: &Op, t: DateTime<Utc>) -> Change {
+    let nth = |i: usize| {
+        current.and_then(|a| {
+            let ids: Vec<&String> = a.holds.keys().collect();
+            (!ids.is_empty()).then(|| ids[i % ids.len()].clone())
+        })
+    };
+    let or_touched = |r: Result<Change, HoldRefusal>| r.unwrap_or_else(|e| e.touched().clone());
+    match op {
+        Op::Touch => touch(current, &alice(), t),
+        Op::Deduct(n) => deduct(current, &alice(), *n, "k", None, t).unwrap_or_else(|e| *e.touched),
+        Op::Plan(p) => change_plan(current, &alice(), *p, "evt", t),
+        Op::Purchase(p) => purchase(current, &alice(), *p, "evt", t),
+        Op::Hold(n, ttl) => or_touched(hold(current, &alice(), *n, *ttl, "k", t).map(|(c, _)| c)),
+        Op::Commit(i, a) => match nth(*i) {
+            Some(id) => or_touched(commit_hold(current, &alice(), &id, *a, t)),
+            None => touch(current, &alice(), t),
+        },
+        Op::Release(i) => match nth(*i) {
+            Some(id) => or_touched(release_hold(current, &alice(), &id, t)),
+            None => touch(current, &alice(), t),
+        },
+    }
 }
 
 /// A history: operations at non-decreasing times, a few days to a few months apart.
@@ -237,15 +420,7 @@ fn run(history: &[(u32, Op)]) -> ((Option<Account>, Vec<Entry>), Vec<Period>) {
         t += chrono::Duration::days(i64::from(*days));
         periods.push(Period::containing(t));
         let current = state.0.clone();
-        let change = match op {
-            Op::Touch => touch(current.as_ref(), &alice(), t),
-            Op::Deduct(n) => match deduct(current.as_ref(), &alice(), *n, "k", None, t) {
-                Ok(c) => c,
-                Err(e) => e.touched,
-            },
-            Op::Plan(p) => change_plan(current.as_ref(), &alice(), *p, "evt", t),
-            Op::Purchase(p) => purchase(current.as_ref(), &alice(), *p, "evt", t),
-        };
+        let change = step(current.as_ref(), op, t);
         apply(&mut state, change);
     }
     (state, periods)
@@ -270,18 +445,12 @@ proptest! {
         for (days, op) in &h {
             t += chrono::Duration::days(i64::from(*days));
             let cur = state.0.clone();
-            let change = match op {
-                Op::Deduct(n) => match deduct(cur.as_ref(), &alice(), *n, "k", None, t) {
-                    Ok(c) => c,
-                    Err(e) => e.touched,
-                },
-                Op::Plan(p) => change_plan(cur.as_ref(), &alice(), *p, "evt", t),
-                Op::Purchase(p) => purchase(cur.as_ref(), &alice(), *p, "evt", t),
-                Op::Touch => touch(cur.as_ref(), &alice(), t),
-            };
+            let change = step(cur.as_ref(), op, t);
             let a = &change.account;
             prop_assert!(a.monthly >= 0 && a.purchased >= 0 && a.held >= 0);
             prop_assert!(a.monthly <= a.plan.monthly_credits().max(Plan::Lifetime.monthly_credits()));
+            prop_assert_eq!(a.held, a.holds.values().map(|h| h.amount).sum::<Credits>());
+            prop_assert!(a.holds.values().all(|h| h.monthly + h.purchased == h.amount));
             prop_assert!(change.entries.iter().all(|e| e.balance_after >= 0));
             apply(&mut state, change);
         }
@@ -306,6 +475,47 @@ proptest! {
     }
 
     #[test]
+    fn a_hold_never_takes_more_than_the_balance_and_closing_returns_it_all(
+        h in history(), amount in 1..=400i64, commit in prop::option::of(0..=400i64)
+    ) {
+        let ((acc, _), _) = run(&h);
+        let acc = acc.unwrap();
+        let now = acc.period.start() + chrono::Duration::hours(1);
+        let before = touch(Some(&acc), &alice(), now).account;
+        match hold(Some(&acc), &alice(), amount, 600, "k", now) {
+            Err(HoldRefusal::Insufficient { touched, .. }) => {
+                prop_assert!(before.balance() < amount);
+                prop_assert_eq!(&touched.account, &before);
+            }
+            Err(HoldRefusal::TooManyHolds { .. }) => prop_assert!(before.holds.len() >= MAX_OPEN_HOLDS),
+            Err(other) => prop_assert!(false, "unexpected {:?}", other),
+            Ok((held, id)) => {
+                prop_assert_eq!(held.account.balance(), before.balance() - amount);
+                prop_assert_eq!(held.account.held, before.held + amount);
+                prop_assert_eq!(held.account.owned(), before.owned());
+                let later = now + chrono::Duration::seconds(30);
+                match commit_hold(Some(&held.account), &alice(), &id, commit, later) {
+                    Ok(done) => {
+                        let spent = commit.unwrap_or(amount);
+                        prop_assert_eq!(done.account.balance(), before.balance() - spent);
+                        prop_assert_eq!(done.account.held, before.held);
+                        prop_assert!(!done.account.holds.contains_key(&id));
+                        prop_assert_eq!(done.closed_holds.len(), 1);
+                    }
+                    Err(HoldRefusal::Exceeds { held: h, .. }) => {
+                        prop_assert_eq!(h, amount);
+                        prop_assert!(commit.unwrap_or(0) > amount);
+                    }
+                    Err(other) => prop_assert!(false, "unexpected {:?}", other),
+                }
+                let released = release_hold(Some(&held.account), &alice(), &id, later).unwrap();
+                prop_assert_eq!(released.account.balance(), before.balance());
+                prop_assert!(release_hold(Some(&released.account), &alice(), &id, later).is_err());
+            }
+        }
+    }
+
+    #[test]
     fn deduct_takes_exactly_the_amount_or_nothing(
         h in history(), amount in MIN_DEDUCT..=2_000i64
     ) {
@@ -320,7 +530,7 @@ proptest! {
             }
             Err(e) => {
                 prop_assert!(rolled.balance() < amount);
-                prop_assert_eq!(e.touched.account, rolled);
+                prop_assert_eq!(&e.touched.account, &rolled);
             }
         }
     }
