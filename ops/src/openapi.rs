@@ -145,9 +145,15 @@ fn paths() -> Value {
                     "content": {"application/json": {"schema": schema_ref("HoldBody")}},
                 },
                 "responses": responses(&[
-                    ("201", with_headers(
-                        ok("The hold, and the balance view with its credits held", "Opened"),
-                        replayed_header(),
+                    ("201", with_links(
+                        with_headers(
+                            ok("The hold, and the balance view with its credits held", "Opened"),
+                            replayed_header(),
+                        ),
+                        json!({
+                            "commitHold": {"operationId": "commitHold", "parameters": {"id": "$response.body#/hold_id"}},
+                            "releaseHold": {"operationId": "releaseHold", "parameters": {"id": "$response.body#/hold_id"}},
+                        }),
                     )),
                     ("400", error("Invalid body or Idempotency-Key", &["invalid_request"])),
                     ("401", unauthorized()),
@@ -274,6 +280,12 @@ fn schema_ref(name: &str) -> Value {
 
 fn ok(description: &str, schema: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": schema_ref(schema)}}})
+}
+
+/// What a client (and schemathesis' stateful phase) can call next with this answer.
+fn with_links(mut response: Value, links: Value) -> Value {
+    response["links"] = links;
+    response
 }
 
 fn with_headers(mut response: Value, headers: Value) -> Value {
