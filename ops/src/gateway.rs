@@ -62,7 +62,7 @@ impl Gateway {
 }
 
 /// The functions mounted in process, by binary name.
-const FUNCTIONS: &[&str] = &["balance", "deduct"];
+const FUNCTIONS: &[&str] = &["balance", "deduct", "status", "admin-reset"];
 
 async fn invoke(
     app: &App,
@@ -72,6 +72,8 @@ async fn invoke(
     match function {
         "balance" => balance::handle(app, req).await,
         "deduct" => deduct::handle(app, req).await,
+        "status" => status::handle(app, req).await,
+        "admin-reset" => admin_reset(app, req).await,
         other => ApiError::new(
             StatusCode::BAD_GATEWAY,
             "bad_gateway",
@@ -79,6 +81,19 @@ async fn invoke(
         )
         .into_response(),
     }
+}
+
+/// The admin trigger, its segments run in process (a deployment fans out to Lambda instead).
+async fn admin_reset(app: &App, req: lambda_http::Request) -> lambda_http::Response<Body> {
+    let settings = credits::reset::ResetSettings::from_env().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "using the default reset settings");
+        credits::reset::ResetSettings::default()
+    });
+    let job = credits::reset::ResetJob::new(app.service.clone(), settings);
+    let fanout = monthly_reset::Fanout::InProcess {
+        budget: std::time::Duration::from_secs(600),
+    };
+    monthly_reset::admin::handle(&job, &fanout, req).await
 }
 
 /// Serves until `shutdown` completes; connections in flight are dropped with the task.
@@ -143,7 +158,9 @@ async fn route(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes
             None => return to_hyper(ApiError::unauthorized().into_response()),
         }
     } else {
-        None
+        // An optional user on a public route (status): a valid token's claims are passed on,
+        // anything else is ignored. API Gateway passes none here; see functions/status.
+        authorize(&gateway.secret, &req)
     };
     let target = req
         .uri()

@@ -3,3 +3,4 @@
 pub mod gateway;
 pub mod local_only;
 pub mod openapi;
+pub mod rollout;

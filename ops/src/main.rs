@@ -1,12 +1,14 @@
 //! `credits-ops`: the local stack's gateway and provisioning, and local tokens.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use credits::app::App;
 use credits::config::Config;
 use credits_ops::gateway::{Gateway, serve};
+use credits_ops::rollout;
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -36,6 +38,37 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Set the system version (and optionally the purchases switch); shows old and new values.
+    Switch {
+        #[arg(value_parser = ["v1", "v2"])]
+        version: String,
+        /// Also set enable-purchases (true|false).
+        #[arg(long)]
+        purchases: Option<bool>,
+    },
+    /// Write every account to a file (and an on-demand table backup where supported).
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Migrate v1 -> v2: backup first, dry run unless --apply, resumable, verified afterwards.
+    Migrate {
+        #[arg(long)]
+        apply: bool,
+        /// Where the backup taken first goes.
+        #[arg(long, default_value = "backups/before-v2.jsonl")]
+        backup: PathBuf,
+    },
+    /// Check that every ledger adds up and, against a backup, that no purchased credit was lost.
+    Verify {
+        #[arg(long)]
+        backup: Option<PathBuf>,
+    },
+    /// The emergency path: switch back to v1 at once; with --backup, restore its accounts.
+    Rollback {
+        #[arg(long)]
+        backup: Option<PathBuf>,
+    },
     /// Print a token for a user, signed like the local authorizer expects.
     Token {
         user: String,
@@ -55,12 +88,79 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), credits_ops::rollout::Error> {
     credits::app::init_logging();
     match Cli::parse().command {
         Command::Setup => setup().await,
         Command::Serve { addr, secret } => run(addr, secret).await,
         Command::Openapi { write } => openapi(write),
+        Command::Switch { version, purchases } => {
+            let (app, ssm) = clients().await?;
+            let version = credits::flags::Version::parse(&version).ok_or("v1 or v2")?;
+            let (before, after) =
+                rollout::switch(&ssm, &app.config.parameter_prefix, version, purchases).await?;
+            println!(
+                "system-version   {} -> {}\nenable-purchases {} -> {}\npurchases on     {} -> {}",
+                before.version.as_str(),
+                after.version.as_str(),
+                before.enable_purchases,
+                after.enable_purchases,
+                before.purchases_enabled(),
+                after.purchases_enabled()
+            );
+            println!("(functions pick it up within CREDITS_FLAG_TTL_SECONDS)");
+            Ok(())
+        }
+        Command::Backup { out } => {
+            let (app, ssm) = clients().await?;
+            let b = rollout::backup(&app, &ssm, &out).await?;
+            println!("{} accounts written to {}", b.accounts.len(), out.display());
+            if let Some(arn) = b.header.table_backup_arn {
+                println!("table backup: {arn}");
+            }
+            Ok(())
+        }
+        Command::Migrate { apply, backup } => migrate(apply, &backup).await,
+        Command::Verify { backup } => {
+            let (app, _) = clients().await?;
+            let backup = backup.map(|p| rollout::read_backup(&p)).transpose()?;
+            let v = rollout::verify(&app, backup.as_ref()).await?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            if v.ok() {
+                Ok(())
+            } else {
+                Err("verification failed".into())
+            }
+        }
+        Command::Rollback { backup } => {
+            let (app, ssm) = clients().await?;
+            let backup = backup.map(|p| rollout::read_backup(&p)).transpose()?;
+            let purchases = backup
+                .as_ref()
+                .map_or(Some(true), |b| Some(b.header.enable_purchases));
+            let (before, after) = rollout::switch(
+                &ssm,
+                &app.config.parameter_prefix,
+                credits::flags::Version::V1,
+                purchases,
+            )
+            .await?;
+            println!(
+                "switched {} -> {} (purchases {} -> {})",
+                before.version.as_str(),
+                after.version.as_str(),
+                before.purchases_enabled(),
+                after.purchases_enabled()
+            );
+            if let Some(b) = backup {
+                let report = rollout::restore(&app, &b).await?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                if !report.failed.is_empty() {
+                    return Err("some accounts were not restored; run rollback again".into());
+                }
+            }
+            Ok(())
+        }
         Command::Token {
             user,
             admin,
@@ -77,7 +177,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-fn openapi(write: bool) -> Result<(), Box<dyn std::error::Error>> {
+fn openapi(write: bool) -> Result<(), credits_ops::rollout::Error> {
     let text = credits_ops::openapi::document_text();
     if write {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -91,7 +191,45 @@ fn openapi(write: bool) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn setup() -> Result<(), Box<dyn std::error::Error>> {
+async fn clients() -> Result<(App, aws_sdk_ssm::Client), credits_ops::rollout::Error> {
+    let config = Config::from_env()?;
+    let sdk = credits::config::aws().await;
+    Ok((App::new(&sdk, config), aws_sdk_ssm::Client::new(&sdk)))
+}
+
+async fn migrate(apply: bool, backup: &std::path::Path) -> Result<(), credits_ops::rollout::Error> {
+    let (app, ssm) = clients().await?;
+    let taken = if apply {
+        let b = rollout::backup(&app, &ssm, backup).await?;
+        println!(
+            "backup: {} accounts in {}",
+            b.accounts.len(),
+            backup.display()
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let bar = indicatif::ProgressBar::new_spinner().with_message("accounts");
+    let report = rollout::migrate(&app, apply, &bar).await?;
+    bar.finish_and_clear();
+    let mode = if apply {
+        "migrated"
+    } else {
+        "dry run: would migrate"
+    };
+    println!("{mode}\n{}", serde_json::to_string_pretty(&report)?);
+    if let Some(b) = taken {
+        let v = rollout::verify(&app, Some(&b)).await?;
+        println!("verification\n{}", serde_json::to_string_pretty(&v)?);
+        if !v.ok() || !report.failed.is_empty() {
+            return Err("migration incomplete: run it again (it resumes), or roll back".into());
+        }
+    }
+    Ok(())
+}
+
+async fn setup() -> Result<(), credits_ops::rollout::Error> {
     let config = Config::from_env()?;
     let sdk = credits::config::aws().await;
     credits::local::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table).await?;
@@ -108,7 +246,7 @@ async fn setup() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn run(addr: SocketAddr, secret: String) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(addr: SocketAddr, secret: String) -> Result<(), credits_ops::rollout::Error> {
     let app = App::from_env().await?;
     let gateway = Arc::new(Gateway::new(app, secret.clone())?);
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -31,7 +31,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Credits API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Subscription credits: balance, spending, holds and plans. Every error is \
+            "description": "Subscription credits: balance, spending, holds, plans, status and the admin reset. Every error is \
                 `{\"error\": {\"code\", \"message\"}}` with a stable snake_case `code`; extra \
                 fields may sit beside `error`. The user is always the bearer token's `sub`.",
         },
@@ -203,6 +203,44 @@ fn paths() -> Value {
                 ], true),
             },
         },
+        "/credits/status": {
+            "get": {
+                "operationId": "getStatus",
+                "summary": "The switch in force, the store's health and the build",
+                "description": "Public. The local stack also shows the caller's balance \
+                    (`account`) when the request carries a valid token; a deployment does that \
+                    on `/credits/status/me` only.",
+                "tags": ["operations"],
+                "security": [],
+                "responses": responses(&[("200", ok("The status", "StatusView"))], true),
+            },
+        },
+        "/credits/status/me": {
+            "get": {
+                "operationId": "getMyStatus",
+                "summary": "The status, with the caller's balance view in `account`",
+                "tags": ["operations"],
+                "responses": responses(&[
+                    ("200", ok("The status and the caller's balance", "StatusView")),
+                    ("401", unauthorized()),
+                ], true),
+            },
+        },
+        "/admin/credits/reset": {
+            "post": {
+                "operationId": "startReset",
+                "summary": "Start the monthly reset run for the current period (admins only)",
+                "description": "The token's `cognito:groups` must hold the admin group. A run \
+                    applies each account's reset at most once per period, whoever applies it.",
+                "tags": ["operations"],
+                "responses": responses(&[
+                    ("200", ok("The run, finished", "RunView")),
+                    ("202", ok("The run, started and still running", "RunView")),
+                    ("401", unauthorized()),
+                    ("403", error("The caller is not an administrator", &["forbidden"])),
+                ], true),
+            },
+        },
     })
 }
 
@@ -337,6 +375,8 @@ fn schemas() -> Value {
     add::<deduct::CommitBody>(&mut all);
     add::<deduct::Closed>(&mut all);
     add::<credits::rules::ClosedHold>(&mut all);
+    add::<status::StatusView>(&mut all);
+    add::<credits::reset::RunView>(&mut all);
     all.insert(
         "Error".to_owned(),
         json!({

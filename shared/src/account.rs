@@ -72,6 +72,10 @@ pub struct Account {
     /// change in one conditional write; a hold leaves this map when it closes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub holds: BTreeMap<String, Hold>,
+    /// The system version this account was last migrated to (`v2`), so a migration that is
+    /// run again, or resumed, passes over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrated_to: Option<String>,
 }
 
 /// An open hold: credits reserved for work whose cost is known only when it ends.

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod local;
 pub mod period;
 pub mod plan;
+pub mod reset;
 pub mod rules;
 pub mod service;
 pub mod store;

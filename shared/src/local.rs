@@ -514,6 +514,14 @@ pub fn response_json(response: lambda_http::Response<lambda_http::Body>) -> (u16
 /// test, so nothing else sees them). Panics when no emulator is configured: the tests must
 /// never reach a real account.
 pub async fn isolated_app(tag: &str) -> crate::app::App {
+    isolated_app_with(tag, |_| {}).await
+}
+
+/// [`isolated_app`] with its configuration adjusted first (a short flag cache time, say).
+pub async fn isolated_app_with(
+    tag: &str,
+    adjust: impl FnOnce(&mut crate::config::Config),
+) -> crate::app::App {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     assert!(
@@ -526,11 +534,12 @@ pub async fn isolated_app(tag: &str) -> crate::app::App {
         NEXT.fetch_add(1, Ordering::Relaxed),
         chrono::Utc::now().timestamp_micros() % 1_000_000_000
     );
-    let config = crate::config::Config {
+    let mut config = crate::config::Config {
         table: format!("t-{unique}"),
         parameter_prefix: format!("/t-{unique}"),
         ..crate::config::Config::from_lookup(|_| None).expect("defaults are valid")
     };
+    adjust(&mut config);
     let sdk = crate::config::aws().await;
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table)
         .await

@@ -149,6 +149,36 @@ impl CreditService {
         .await
     }
 
+    /// Applies the period's reset to an account a scan has already read, reading it again only
+    /// after a lost race. The same rule ([`rules::touch`]) and the same conditional write as
+    /// reset-on-touch, so a job and a request never both reset one account in one period.
+    /// Returns whether this call applied the reset (false: already current, or gone).
+    pub async fn reset_seen(&self, seen: Stored, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+        let user = seen.account.user_id.clone();
+        let mut seen = Some(seen);
+        retry(|| {
+            let first = seen.take();
+            let user = &user;
+            async move {
+                let current = match first {
+                    Some(s) => Some(s),
+                    None => self.store.account(user).await?,
+                };
+                // Never open an account from a scan: only existing ones are reset.
+                let Some(current) = current else {
+                    return Ok(false);
+                };
+                let change = rules::touch(Some(&current.account), user, now);
+                if change.is_empty() {
+                    return Ok(false);
+                }
+                self.persist(Some(&current), &change, None, now).await?;
+                Ok(true)
+            }
+        })
+        .await
+    }
+
     /// Spends credits once per key. `respond` renders the 200 body from the change, so that the
     /// very same body is stored with the change and replayed to a retry.
     pub async fn deduct(

@@ -21,6 +21,9 @@ use crate::account::{Account, UserId};
 use crate::ledger::{Entry, TransactionId};
 use crate::rules::{Change, ClosedHold};
 
+mod runs;
+pub use runs::ScanPage;
+
 /// Key and TTL attribute names: the table's definition in `infra/template.yaml` must agree.
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -350,7 +353,7 @@ impl Store {
                         .update_expression(
                             "SET #plan = :plan, #period = :period, monthly = :monthly, \
                              purchased = :purchased, held = :held, holds = :holds, seq = :seq, \
-                             rev = :next, updated_at = :now",
+                             rev = :next, updated_at = :now, migrated_to = :migrated",
                         )
                         .condition_expression("rev = :rev")
                         .expression_attribute_names("#plan", "plan")
@@ -366,6 +369,10 @@ impl Store {
                                 .expect("holds encode as a map"),
                         )
                         .expression_attribute_values(":seq", n(a.seq))
+                        .expression_attribute_values(
+                            ":migrated",
+                            a.migrated_to.as_ref().map_or(AttributeValue::Null(true), s),
+                        )
                         .expression_attribute_values(":next", n(rev + 1))
                         .expression_attribute_values(":rev", n(rev))
                         .expression_attribute_values(":now", s(now.to_rfc3339()))

@@ -32,7 +32,12 @@ pub struct Reply {
 
 impl Stack {
     pub async fn start(tag: &str) -> Self {
-        let app = credits::local::isolated_app(tag).await;
+        Self::start_with(tag, |_| {}).await
+    }
+
+    /// A stack whose configuration is adjusted first (a short flag cache time, say).
+    pub async fn start_with(tag: &str, adjust: impl FnOnce(&mut credits::config::Config)) -> Self {
+        let app = credits::local::isolated_app_with(tag, adjust).await;
         let gateway =
             Arc::new(Gateway::new(app, SECRET.into()).expect("the template's routes mount"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -49,6 +54,11 @@ impl Stack {
             client: Client::builder(TokioExecutor::new()).build_http(),
             _stop: stop,
         }
+    }
+
+    /// A token whose `cognito:groups` holds `groups`.
+    pub fn token_in(&self, user: &str, groups: &[&str]) -> String {
+        credits::local::user_token(SECRET, user, groups, 600)
     }
 
     pub fn token(&self, user: &str) -> String {

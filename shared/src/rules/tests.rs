@@ -351,6 +351,70 @@ fn a_hold_across_a_month_boundary_keeps_its_credits_and_returned_monthly_ones_ex
     );
 }
 
+#[test]
+fn migration_stamps_once_and_takes_nothing() {
+    let mut acc = touch(None, &alice(), at(2026, 10, 2)).account;
+    acc.purchased = 300;
+    acc.monthly = 2;
+    let c = migrate(&acc, "v2", at(2026, 11, 3)).unwrap();
+    assert_eq!(c.account.migrated_to.as_deref(), Some("v2"));
+    assert_eq!(c.account.purchased, 300);
+    // The due reset came first; then one zero-amount entry that names what was carried.
+    let kinds: Vec<_> = c.entries.iter().map(|e| (e.kind, e.amount)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (EntryKind::Expire, -2),
+            (EntryKind::Grant, 5),
+            (EntryKind::Migrate, 0)
+        ]
+    );
+    assert!(
+        c.entries[2]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("300 purchased")
+    );
+    assert!(migrate(&c.account, "v2", at(2026, 11, 4)).is_none());
+}
+
+#[test]
+fn restore_puts_buckets_back_with_adjust_entries() {
+    let mut backup = touch(None, &alice(), at(2026, 11, 2)).account;
+    backup.purchased = 200;
+    let spent = deduct(Some(&backup), &alice(), 50, "k", None, at(2026, 11, 3)).unwrap();
+    let migrated = migrate(&spent.account, "v2", at(2026, 11, 3))
+        .unwrap()
+        .account;
+    let c = restore(&migrated, &backup, "rollback:x", at(2026, 11, 4));
+    assert_eq!((c.account.monthly, c.account.purchased), (5, 200));
+    assert_eq!(c.account.migrated_to, None);
+    let adj: Vec<_> = c
+        .entries
+        .iter()
+        .map(|e| (e.kind, e.bucket, e.amount))
+        .collect();
+    assert_eq!(
+        adj,
+        [
+            (EntryKind::Adjust, Bucket::Monthly, 5),
+            (EntryKind::Adjust, Bucket::Purchased, 45)
+        ]
+    );
+    assert!(restore(&c.account, &backup, "rollback:x", at(2026, 11, 4)).is_empty());
+}
+
+#[test]
+fn restore_never_regrants_an_older_periods_monthly_credits() {
+    let backup = touch(None, &alice(), at(2026, 10, 2)).account;
+    let now = touch(Some(&backup), &alice(), at(2026, 11, 2)).account;
+    let mut spent = now.clone();
+    spent.monthly = 1;
+    let c = restore(&spent, &backup, "rollback:x", at(2026, 11, 4));
+    assert_eq!(c.account.monthly, 1);
+}
+
 // ---- invariants, over arbitrary histories ----
 
 #[derive(Debug, Clone)]

@@ -350,7 +350,7 @@ async fn a_commit_racing_the_expiry_either_commits_or_finds_the_hold_expired() {
             create(
                 "kim",
                 &format!("r{round}"),
-                r#"{"amount": 2, "ttl_seconds": 30}"#,
+                r#"{"amount": 1, "ttl_seconds": 30}"#,
             ),
         )
         .await;
@@ -367,7 +367,7 @@ async fn a_commit_racing_the_expiry_either_commits_or_finds_the_hold_expired() {
         expiry.await.unwrap();
         let (status, body) = committed.await.unwrap();
         match status {
-            200 => assert_eq!(body["deducted"], 2, "round {round}"),
+            200 => assert_eq!(body["deducted"], 1, "round {round}"),
             409 => assert_eq!(body["hold"]["outcome"], "expired", "round {round}"),
             other => panic!("round {round}: {other} {body}"),
         }

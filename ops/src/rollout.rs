@@ -1,0 +1,387 @@
+//! The phased rollout's operations: switch the version, back up, migrate v1 -> v2, verify, roll
+//! back. Each works through the core's rules and conditional writes, like a request would, so
+//! it can run beside live traffic and be run again.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use credits::account::{Account, UserId};
+use credits::app::App;
+use credits::flags::{Flags, parameter_names, parse_flags};
+use credits::ledger::{Bucket, Entry};
+use credits::reset::Cursor;
+use credits::rules;
+use credits::service::ServiceError;
+use credits::store::Stored;
+use serde::{Deserialize, Serialize};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Accounts read per scan request.
+const PAGE: i32 = 100;
+
+/// The flags as Parameter Store holds them now.
+pub async fn read_flags(ssm: &aws_sdk_ssm::Client, prefix: &str) -> Result<Flags, Error> {
+    let [version, purchases] = parameter_names(prefix);
+    let out = ssm
+        .get_parameters()
+        .names(&version)
+        .names(&purchases)
+        .send()
+        .await?;
+    let value = |name: &str| {
+        out.parameters()
+            .iter()
+            .find(|p| p.name() == Some(name))
+            .and_then(|p| p.value())
+            .ok_or_else(|| format!("parameter {name} is missing"))
+    };
+    Ok(parse_flags(value(&version)?, value(&purchases)?)?)
+}
+
+/// Sets the version (and the purchases switch when given); returns (before, after).
+pub async fn switch(
+    ssm: &aws_sdk_ssm::Client,
+    prefix: &str,
+    version: credits::flags::Version,
+    purchases: Option<bool>,
+) -> Result<(Flags, Flags), Error> {
+    let before = read_flags(ssm, prefix).await?;
+    let [version_name, purchases_name] = parameter_names(prefix);
+    ssm.put_parameter()
+        .name(version_name)
+        .value(version.as_str())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await?;
+    if let Some(on) = purchases {
+        ssm.put_parameter()
+            .name(purchases_name)
+            .value(on.to_string())
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await?;
+    }
+    Ok((before, read_flags(ssm, prefix).await?))
+}
+
+/// Every account in the table, a page at a time.
+struct Scan<'a> {
+    app: &'a App,
+    cursor: Option<Cursor>,
+    done: bool,
+}
+
+impl<'a> Scan<'a> {
+    fn new(app: &'a App) -> Self {
+        Self {
+            app,
+            cursor: None,
+            done: false,
+        }
+    }
+
+    async fn next_page(&mut self) -> Result<Option<Vec<Stored>>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .app
+            .service
+            .store()
+            .scan_accounts(0, 1, self.cursor.as_ref(), PAGE)
+            .await?;
+        self.done = page.next.is_none();
+        self.cursor = page.next;
+        let accounts = page.accounts.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(accounts))
+    }
+}
+
+/// The first line of a backup file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupHeader {
+    pub kind: String,
+    pub table: String,
+    pub taken_at: DateTime<Utc>,
+    pub version: String,
+    pub enable_purchases: bool,
+    /// The on-demand table backup taken with it, where the endpoint supports one.
+    pub table_backup_arn: Option<String>,
+}
+
+/// Every other line: an account as it was, with the revision it was read at.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupLine {
+    pub account: Account,
+    pub rev: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Backup {
+    pub header: BackupHeader,
+    pub accounts: BTreeMap<String, BackupLine>,
+}
+
+/// Writes every account to `path` (JSON lines: a header, then one account per line), and asks
+/// DynamoDB for an on-demand table backup too.
+pub async fn backup(app: &App, ssm: &aws_sdk_ssm::Client, path: &Path) -> Result<Backup, Error> {
+    let flags = read_flags(ssm, &app.config.parameter_prefix).await?;
+    let now = Utc::now();
+    let table_backup_arn = match app
+        .service
+        .store()
+        .client()
+        .create_backup()
+        .table_name(&app.config.table)
+        .backup_name(format!("credits-{}", now.format("%Y%m%dT%H%M%SZ")))
+        .send()
+        .await
+    {
+        Ok(out) => out.backup_details().map(|d| d.backup_arn().to_owned()),
+        Err(e) => {
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(e), "no on-demand table backup; the file backup stands alone");
+            None
+        }
+    };
+    let header = BackupHeader {
+        kind: "credits-backup".into(),
+        table: app.config.table.clone(),
+        taken_at: now,
+        version: flags.version.as_str().into(),
+        enable_purchases: flags.enable_purchases,
+        table_backup_arn,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    serde_json::to_writer(&mut out, &header)?;
+    out.write_all(b"\n")?;
+    let mut accounts = BTreeMap::new();
+    let mut scan = Scan::new(app);
+    while let Some(page) = scan.next_page().await? {
+        for stored in page {
+            let line = BackupLine {
+                account: stored.account,
+                rev: stored.rev,
+            };
+            serde_json::to_writer(&mut out, &line)?;
+            out.write_all(b"\n")?;
+            accounts.insert(line.account.user_id.to_string(), line);
+        }
+    }
+    out.flush()?;
+    Ok(Backup { header, accounts })
+}
+
+pub fn read_backup(path: &Path) -> Result<Backup, Error> {
+    let mut lines = BufReader::new(std::fs::File::open(path)?).lines();
+    let header: BackupHeader = serde_json::from_str(&lines.next().ok_or("an empty backup file")??)?;
+    if header.kind != "credits-backup" {
+        return Err(format!("{} is not a credits backup", path.display()).into());
+    }
+    let mut accounts = BTreeMap::new();
+    for line in lines {
+        let line: BackupLine = serde_json::from_str(&line?)?;
+        accounts.insert(line.account.user_id.to_string(), line);
+    }
+    Ok(Backup { header, accounts })
+}
+
+/// What a migration did, or would do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MigrationReport {
+    pub accounts: usize,
+    pub migrated: usize,
+    pub already_migrated: usize,
+    pub with_purchased: usize,
+    pub purchased_carried: i64,
+    pub resets_applied: usize,
+    pub failed: Vec<String>,
+}
+
+/// v1 -> v2 for every account. A dry run only reports. Resumable: an account already stamped
+/// is passed over, so running it again after an interruption finishes the rest.
+pub async fn migrate(
+    app: &App,
+    apply: bool,
+    progress: &indicatif::ProgressBar,
+) -> Result<MigrationReport, Error> {
+    let mut report = MigrationReport::default();
+    let now = Utc::now();
+    let mut scan = Scan::new(app);
+    while let Some(page) = scan.next_page().await? {
+        for stored in page {
+            progress.inc(1);
+            report.accounts += 1;
+            let Some(change) = rules::migrate(&stored.account, "v2", now) else {
+                report.already_migrated += 1;
+                continue;
+            };
+            let purchased = change.account.purchased;
+            let reset = change.account.period != stored.account.period;
+            if apply {
+                let user = stored.account.user_id.clone();
+                let result = app
+                    .service
+                    .apply(&user, now, |current| match current {
+                        Some(account) => Ok(rules::migrate(account, "v2", now)
+                            .unwrap_or_else(|| rules::touch(Some(account), &user, now))),
+                        None => Ok(rules::touch(None, &user, now)),
+                    })
+                    .await;
+                if let Err(e) = result {
+                    tracing::error!(user = %user, error = %e, "migration failed for an account");
+                    report.failed.push(user.to_string());
+                    continue;
+                }
+            }
+            report.migrated += 1;
+            report.resets_applied += usize::from(reset);
+            if purchased > 0 {
+                report.with_purchased += 1;
+                report.purchased_carried += purchased;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Every entry of a user's ledger, oldest first.
+async fn ledger(app: &App, user: &UserId) -> Result<Vec<Entry>, ServiceError> {
+    let mut all = Vec::new();
+    let mut before = None;
+    loop {
+        let page = app.service.store().entries(user, 100, before).await?;
+        all.extend(page.entries);
+        match page.next {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    all.reverse();
+    Ok(all)
+}
+
+/// What the purchased bucket became from `from` on, entry by entry: an entry's change of its
+/// bucket is its amount less its change of the held credits.
+fn purchased_after(backup: &Account, entries: &[Entry]) -> i64 {
+    let mut held = backup.held;
+    let mut purchased = backup.purchased;
+    for e in entries.iter().filter(|e| e.seq > backup.seq) {
+        let to_held = e.held_after - held;
+        held = e.held_after;
+        if e.bucket == Bucket::Purchased {
+            purchased += e.amount - to_held;
+        }
+    }
+    purchased
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    pub accounts: usize,
+    /// Users whose ledger does not add up to what they own.
+    pub ledger_mismatch: Vec<String>,
+    /// Users whose purchased credits differ from the backup's plus what their ledger shows.
+    pub purchased_lost: Vec<String>,
+    /// Users in the backup with no account now.
+    pub missing: Vec<String>,
+}
+
+impl Verification {
+    pub fn ok(&self) -> bool {
+        self.ledger_mismatch.is_empty() && self.purchased_lost.is_empty() && self.missing.is_empty()
+    }
+}
+
+/// Checks every account: its ledger adds up to what it owns and, against `backup`, every
+/// purchased credit is either still there or accounted for by a ledger entry.
+pub async fn verify(app: &App, backup: Option<&Backup>) -> Result<Verification, Error> {
+    let mut v = Verification::default();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut scan = Scan::new(app);
+    while let Some(page) = scan.next_page().await? {
+        for stored in page {
+            v.accounts += 1;
+            let user = &stored.account.user_id;
+            seen.insert(user.to_string());
+            let entries = ledger(app, user).await?;
+            if entries.iter().map(|e| e.amount).sum::<i64>() != stored.account.owned() {
+                v.ledger_mismatch.push(user.to_string());
+            }
+            if let Some(line) = backup.and_then(|b| b.accounts.get(user.as_str()))
+                && purchased_after(&line.account, &entries) != stored.account.purchased
+            {
+                v.purchased_lost.push(user.to_string());
+            }
+        }
+    }
+    if let Some(b) = backup {
+        v.missing = b
+            .accounts
+            .keys()
+            .filter(|u| !seen.contains(*u))
+            .cloned()
+            .collect();
+    }
+    Ok(v)
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RestoreReport {
+    pub restored: usize,
+    pub unchanged: usize,
+    /// Accounts opened after the backup: left as they are.
+    pub newer: usize,
+    pub credits_added: i64,
+    pub credits_removed: i64,
+    pub failed: Vec<String>,
+}
+
+/// Puts every account of `backup` back as it was (see [`rules::restore`]).
+pub async fn restore(app: &App, backup: &Backup) -> Result<RestoreReport, Error> {
+    let mut report = RestoreReport::default();
+    let now = Utc::now();
+    let cause = format!("rollback:{}", backup.header.taken_at.to_rfc3339());
+    let mut scan = Scan::new(app);
+    while let Some(page) = scan.next_page().await? {
+        for stored in page {
+            let Some(line) = backup.accounts.get(stored.account.user_id.as_str()) else {
+                report.newer += 1;
+                continue;
+            };
+            let user = stored.account.user_id.clone();
+            let result = app
+                .service
+                .apply(&user, now, |current| {
+                    let current = current.unwrap_or(&line.account);
+                    Ok(rules::restore(current, &line.account, &cause, now))
+                })
+                .await;
+            match result {
+                Ok(change) if change.is_empty() => report.unchanged += 1,
+                Ok(change) => {
+                    report.restored += 1;
+                    for e in &change.entries {
+                        if e.amount > 0 {
+                            report.credits_added += e.amount;
+                        } else {
+                            report.credits_removed -= e.amount;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(user = %user, error = %e, "restore failed for an account");
+                    report.failed.push(user.to_string());
+                }
+            }
+        }
+    }
+    Ok(report)
+}
