@@ -64,7 +64,8 @@ impl Gateway {
 /// The functions mounted in process, by binary name.
 const FUNCTIONS: &[&str] = &["balance", "deduct", "status", "admin-reset"];
 
-async fn invoke(
+/// Calls a mounted function's handler, as Lambda would, by binary name.
+pub async fn invoke(
     app: &App,
     function: &str,
     req: lambda_http::Request,

@@ -37,3 +37,21 @@ impl App {
 pub fn init_logging() {
     lambda_http::tracing::init_default_subscriber();
 }
+
+/// Logging, then the App from the environment: what an API function does once per cold start.
+pub async fn cold_start() -> Result<App, crate::config::ConfigError> {
+    init_logging();
+    App::from_env().await
+}
+
+/// Runs one request's handling and reports its EMF metrics (requests, errors, latency).
+pub async fn observed(
+    function: &'static str,
+    handling: impl std::future::Future<Output = lambda_http::Response<lambda_http::Body>>,
+) -> Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error> {
+    let started = std::time::Instant::now();
+    let response = handling.await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    crate::metrics::http(function, response.status().as_u16(), ms);
+    Ok(response)
+}

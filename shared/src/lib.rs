@@ -9,6 +9,7 @@ pub mod flags;
 pub mod ledger;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod metrics;
 pub mod period;
 pub mod plan;
 pub mod reset;

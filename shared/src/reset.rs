@@ -439,6 +439,24 @@ impl ResetJob {
                 seconds,
                 "reset run finished"
             );
+            // Reset completion: the share of scanned accounts that ended current.
+            let done = c.reset + c.already_current;
+            crate::metrics::emit(
+                "monthly-reset",
+                &[
+                    crate::metrics::Metric::count("ResetAccounts", c.scanned),
+                    crate::metrics::Metric::count("ResetFailed", c.failed),
+                    crate::metrics::Metric {
+                        name: "ResetCompletion",
+                        value: if c.scanned == 0 {
+                            100.0
+                        } else {
+                            100.0 * done as f64 / c.scanned as f64
+                        },
+                        unit: "Percent",
+                    },
+                ],
+            );
         }
         Ok(())
     }

@@ -18,8 +18,11 @@ async fn main() -> Result<(), Error> {
         function,
     };
     let (job, fanout) = (&job, &fanout);
-    run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(monthly_reset::admin::handle(job, fanout, req).await)
+    run(service_fn(move |req: Request| {
+        credits::app::observed(
+            "admin-reset",
+            monthly_reset::admin::handle(job, fanout, req),
+        )
     }))
     .await
 }
