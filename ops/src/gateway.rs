@@ -20,6 +20,8 @@ use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use tokio::net::TcpListener;
 
+use crate::local_only::{self, LocalRoute};
+
 /// API Gateway's own payload limit.
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
@@ -137,7 +139,10 @@ async fn handle(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Byte
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
-    let response = route(gateway, req).await;
+    let response = match LocalRoute::of(req.method(), &path) {
+        Some(local) => local_only::answer(local, &gateway.secret, req).await,
+        None => route(gateway, req).await,
+    };
     tracing::info!(
         %method,
         %path,
@@ -244,7 +249,7 @@ fn authorize(secret: &str, req: &Request<Incoming>) -> Option<BTreeMap<String, S
     credits::local::verify_token(secret, token.trim()).ok()
 }
 
-fn to_hyper(response: lambda_http::Response<Body>) -> Response<Full<Bytes>> {
+pub(crate) fn to_hyper(response: lambda_http::Response<Body>) -> Response<Full<Bytes>> {
     let (parts, body) = response.into_parts();
     let bytes = match body {
         Body::Empty => Bytes::new(),

@@ -33,6 +33,11 @@ enum Command {
         )]
         secret: String,
     },
+    /// Print the OpenAPI document of the HTTP API (or, with --write, update infra/openapi.json).
+    Openapi {
+        #[arg(long)]
+        write: bool,
+    },
     /// Set the system version (and optionally the purchases switch); shows old and new values.
     Switch {
         #[arg(value_parser = ["v1", "v2"])]
@@ -101,6 +106,7 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
     match Cli::parse().command {
         Command::Setup => setup().await,
         Command::Serve { addr, secret } => run(addr, secret).await,
+        Command::Openapi { write } => openapi(write),
         Command::Switch { version, purchases } => {
             let (app, ssm) = clients().await?;
             let version = credits::flags::Version::parse(&version).ok_or("v1 or v2")?;
@@ -189,6 +195,20 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
         }
         Command::RejectedPurchases => rejected_purchases().await,
     }
+}
+
+fn openapi(write: bool) -> Result<(), credits_ops::rollout::Error> {
+    let text = credits_ops::openapi::document_text();
+    if write {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(credits_ops::openapi::COMMITTED_PATH);
+        std::fs::write(&path, text)?;
+        println!("wrote {}", path.display());
+    } else {
+        print!("{text}");
+    }
+    Ok(())
 }
 
 async fn clients() -> Result<(App, aws_sdk_ssm::Client), credits_ops::rollout::Error> {

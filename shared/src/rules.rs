@@ -28,6 +28,7 @@ pub struct Change {
 }
 
 /// How a hold ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldOutcome {
@@ -38,6 +39,7 @@ pub enum HoldOutcome {
 
 /// A hold that has ended, as it is kept for the record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClosedHold {
     pub hold_id: String,
     pub outcome: HoldOutcome,
@@ -46,6 +48,7 @@ pub struct ClosedHold {
     pub released: Credits,
     /// Monthly credits that came back after their period ended.
     pub expired: Credits,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub closed_at: DateTime<Utc>,
 }
 

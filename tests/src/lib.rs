@@ -26,6 +26,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: hyper::HeaderMap,
     pub json: Value,
+    /// The body as text (for the answers that are not JSON).
+    pub text: String,
 }
 
 impl Stack {
@@ -88,6 +90,7 @@ impl Stack {
             status,
             headers,
             json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
 
