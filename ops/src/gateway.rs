@@ -20,6 +20,8 @@ use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use tokio::net::TcpListener;
 
+use crate::local_only::{self, LocalRoute};
+
 /// API Gateway's own payload limit.
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
@@ -27,7 +29,11 @@ pub struct Gateway {
     app: App,
     secret: String,
     routes: Vec<HttpRoute>,
+    webhook: webhook::Webhook,
 }
+
+/// The webhook's Function URL, served beside the HTTP API's routes.
+pub const WEBHOOK_PATH: &str = "/webhook/stripe";
 
 impl Gateway {
     /// Fails when the template declares a route whose function is not mounted here.
@@ -43,10 +49,12 @@ impl Gateway {
                 r.function
             ));
         }
+        let webhook = webhook::Webhook::from_local_env().map_err(|e| e.to_string())?;
         Ok(Self {
             app,
             secret,
             routes,
+            webhook,
         })
     }
 
@@ -56,6 +64,10 @@ impl Gateway {
 
     pub fn app(&self) -> &App {
         &self.app
+    }
+
+    pub fn webhook(&self) -> &webhook::Webhook {
+        &self.webhook
     }
 }
 
@@ -127,7 +139,10 @@ async fn handle(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Byte
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
-    let response = route(gateway, req).await;
+    let response = match LocalRoute::of(req.method(), &path) {
+        Some(local) => local_only::answer(local, &gateway.secret, req).await,
+        None => route(gateway, req).await,
+    };
     tracing::info!(
         %method,
         %path,
@@ -141,6 +156,9 @@ async fn handle(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Byte
 async fn route(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
+    if method == "POST" && path == WEBHOOK_PATH {
+        return function_url(gateway, req).await;
+    }
     let Some((route, params)) = gateway
         .routes
         .iter()
@@ -189,6 +207,35 @@ async fn route(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes
     to_hyper(invoke(&gateway.app, &route.function, call.request()).await)
 }
 
+/// The webhook's Function URL: the payload 2.0 event a Function URL sends (route key
+/// `$default`, no authorizer).
+async fn function_url(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or(WEBHOOK_PATH.to_owned(), |pq| pq.as_str().to_owned());
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let Ok(body) = Limited::new(req.into_body(), MAX_PAYLOAD).collect().await else {
+        return to_hyper(
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request is larger than 10 MB",
+            )
+            .into_response(),
+        );
+    };
+    let mut call = ApiCall::new("POST", &target);
+    call.route_key = "$default".into();
+    call.headers = headers;
+    call.body = body.to_bytes().to_vec();
+    to_hyper(webhook::handle(&gateway.app, &gateway.webhook, call.request()).await)
+}
+
 /// The JWT authorizer: a valid `Authorization: Bearer` HS256 token, or nothing.
 fn authorize(secret: &str, req: &Request<Incoming>) -> Option<BTreeMap<String, String>> {
     let header = req
@@ -202,7 +249,7 @@ fn authorize(secret: &str, req: &Request<Incoming>) -> Option<BTreeMap<String, S
     credits::local::verify_token(secret, token.trim()).ok()
 }
 
-fn to_hyper(response: lambda_http::Response<Body>) -> Response<Full<Bytes>> {
+pub(crate) fn to_hyper(response: lambda_http::Response<Body>) -> Response<Full<Bytes>> {
     let (parts, body) = response.into_parts();
     let bytes = match body {
         Body::Empty => Bytes::new(),

@@ -33,6 +33,11 @@ enum Command {
         )]
         secret: String,
     },
+    /// Print the OpenAPI document of the HTTP API (or, with --write, update infra/openapi.json).
+    Openapi {
+        #[arg(long)]
+        write: bool,
+    },
     /// Set the system version (and optionally the purchases switch); shows old and new values.
     Switch {
         #[arg(value_parser = ["v1", "v2"])]
@@ -80,6 +85,19 @@ enum Command {
         )]
         secret: String,
     },
+    /// Print the Stripe-Signature header for a file's exact bytes, signed now as Stripe signs.
+    SignEvent {
+        file: std::path::PathBuf,
+        #[arg(
+            long,
+            env = "STRIPE_WEBHOOK_SECRET",
+            default_value = webhook::LOCAL_SECRET,
+            hide_env_values = true
+        )]
+        secret: String,
+    },
+    /// List the v2 package purchases that granted nothing (to refund), as JSON lines.
+    RejectedPurchases,
 }
 
 #[tokio::main]
@@ -88,6 +106,7 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
     match Cli::parse().command {
         Command::Setup => setup().await,
         Command::Serve { addr, secret } => run(addr, secret).await,
+        Command::Openapi { write } => openapi(write),
         Command::Switch { version, purchases } => {
             let (app, ssm) = clients().await?;
             let version = credits::flags::Version::parse(&version).ok_or("v1 or v2")?;
@@ -168,7 +187,28 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
             );
             Ok(())
         }
+        Command::SignEvent { file, secret } => {
+            let body = std::fs::read_to_string(&file)?;
+            let now = chrono::Utc::now().timestamp();
+            println!("{}", webhook::sign(&secret, now, &body));
+            Ok(())
+        }
+        Command::RejectedPurchases => rejected_purchases().await,
     }
+}
+
+fn openapi(write: bool) -> Result<(), credits_ops::rollout::Error> {
+    let text = credits_ops::openapi::document_text();
+    if write {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(credits_ops::openapi::COMMITTED_PATH);
+        std::fs::write(&path, text)?;
+        println!("wrote {}", path.display());
+    } else {
+        print!("{text}");
+    }
+    Ok(())
 }
 
 async fn clients() -> Result<(App, aws_sdk_ssm::Client), credits_ops::rollout::Error> {
@@ -209,6 +249,14 @@ async fn migrate(apply: bool, backup: &std::path::Path) -> Result<(), credits_op
     Ok(())
 }
 
+async fn rejected_purchases() -> Result<(), credits_ops::rollout::Error> {
+    let (app, _) = clients().await?;
+    for r in app.service.store().rejected_purchases().await? {
+        println!("{}", serde_json::to_string(&r)?);
+    }
+    Ok(())
+}
+
 async fn setup() -> Result<(), credits_ops::rollout::Error> {
     let config = Config::from_env()?;
     let sdk = credits::config::aws().await;
@@ -240,6 +288,12 @@ async fn run(addr: SocketAddr, secret: String) -> Result<(), credits_ops::rollou
             r.method, r.path, r.function
         );
     }
+    println!(
+        "  {:<7}{:<36}-> {:<8} (Stripe-Signature, Function URL)",
+        "POST",
+        credits_ops::gateway::WEBHOOK_PATH,
+        "webhook"
+    );
     println!("\nA token for user demo-user (24 h):\n  export TOKEN={token}\n");
     println!("  curl -s {base}/credits/balance -H \"Authorization: Bearer $TOKEN\"");
     println!(
@@ -247,7 +301,13 @@ async fn run(addr: SocketAddr, secret: String) -> Result<(), credits_ops::rollou
          -H 'Idempotency-Key: demo-1' -H 'Content-Type: application/json' -d '{{\"amount\": 1}}'"
     );
     println!("  curl -s {base}/credits/transactions -H \"Authorization: Bearer $TOKEN\"");
-    println!("  curl -s {base}/credits/plans\n");
+    println!("  curl -s {base}/credits/plans");
+    let sample = "events/customer.subscription.created.json";
+    println!(
+        "  curl -s -X POST {base}{} --data-binary @{sample} \\\n       \
+         -H \"Stripe-Signature: $(target/debug/credits-ops sign-event {sample})\"\n",
+        credits_ops::gateway::WEBHOOK_PATH
+    );
     serve(listener, gateway, shutdown_signal()).await?;
     println!("stopped");
     Ok(())

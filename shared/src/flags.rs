@@ -7,6 +7,7 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Version {
     V1,
@@ -54,6 +55,7 @@ impl Flags {
 
 /// Where the flags in force came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FlagSource {
     /// Read from Parameter Store within the cache time.

@@ -18,4 +18,5 @@ pub mod reset;
 pub mod rules;
 pub mod service;
 pub mod store;
+pub mod stripe;
 pub mod views;

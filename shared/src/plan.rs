@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 pub type Credits = i64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Plan {
     Free,
@@ -85,6 +86,7 @@ impl FromStr for Plan {
 
 /// A one-off credit package, sold under v1 only. Its credits never expire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Package {
     Basic,

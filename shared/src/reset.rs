@@ -18,6 +18,7 @@ use crate::store::{Store, StoreError, Stored};
 /// How many failed user ids a checkpoint keeps for the operator (the count is always exact).
 pub const MAX_FAILED_IDS: usize = 100;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub scanned: u64,
@@ -77,16 +78,21 @@ pub struct Checkpoint {
 }
 
 /// A run as the admin route and the logs show it: the record and its live progress.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunView {
     pub run_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = r"^[0-9]{4}-[0-9]{2}$"))]
     pub period: Period,
     pub trigger: String,
     /// `running` or `done`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub status: &'static str,
     pub segments: u32,
     pub segments_done: u32,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub started_at: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub finished_at: Option<DateTime<Utc>>,
     pub counts: Counts,
     /// Up to [`MAX_FAILED_IDS`] per segment, for a repeated run or a look by hand.

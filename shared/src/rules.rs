@@ -28,6 +28,7 @@ pub struct Change {
 }
 
 /// How a hold ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldOutcome {
@@ -38,6 +39,7 @@ pub enum HoldOutcome {
 
 /// A hold that has ended, as it is kept for the record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClosedHold {
     pub hold_id: String,
     pub outcome: HoldOutcome,
@@ -46,6 +48,7 @@ pub struct ClosedHold {
     pub released: Credits,
     /// Monthly credits that came back after their period ended.
     pub expired: Credits,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub closed_at: DateTime<Utc>,
 }
 
@@ -368,6 +371,39 @@ fn monthly_first(amount: Credits, monthly: Credits) -> [(Bucket, Credits); 2] {
         (Bucket::Monthly, from_monthly),
         (Bucket::Purchased, amount - from_monthly),
     ]
+}
+
+/// Take back up to `owed` purchased credits (a refunded package). Never more than the
+/// purchased bucket holds: what cannot be taken is the shortfall, recorded in the entry's
+/// reason (an entry of 0 when nothing can be taken). Returns the change and the shortfall.
+pub fn revoke(
+    current: Option<&Account>,
+    user: &UserId,
+    owed: Credits,
+    cause: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> (Change, Credits) {
+    let mut draft = Draft::start(current, user, now);
+    draft.roll();
+    let owed = owed.max(0);
+    let taken = owed.min(draft.account.purchased);
+    let shortfall = owed - taken;
+    if owed > 0 {
+        let reason = if shortfall > 0 {
+            format!("{reason}; {shortfall} already spent")
+        } else {
+            reason.to_owned()
+        };
+        draft.push(
+            EntryKind::Revoke,
+            Bucket::Purchased,
+            -taken,
+            cause,
+            Some(&reason),
+        );
+    }
+    (draft.finish(), shortfall)
 }
 
 /// `floor(difference * days_left / days_in_month)` for the period that holds `now`.

@@ -12,6 +12,8 @@ use crate::plan::Credits;
 use crate::rules::{self, Change, ClosedHold};
 use crate::store::{IdempotencyRecord, Page, Store, StoreError, Stored, WriteError};
 
+pub mod stripe;
+
 /// How many times a change is decided and written before the caller is told to retry.
 pub const MAX_ATTEMPTS: u32 = 12;
 

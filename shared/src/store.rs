@@ -24,6 +24,8 @@ use crate::rules::{Change, ClosedHold};
 mod runs;
 pub use runs::ScanPage;
 
+pub mod stripe;
+
 /// Key and TTL attribute names: the table's definition in `infra/template.yaml` must agree.
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -200,7 +202,7 @@ impl Store {
 
     /// The account as stored (strongly consistent), or `None` for a user never seen.
     pub async fn account(&self, user: &UserId) -> Result<Option<Stored>, StoreError> {
-        let item: Option<AccountItem> = self.get(user, ACCOUNT_SK.into()).await?;
+        let item: Option<AccountItem> = self.get(user_pk(user), ACCOUNT_SK.into()).await?;
         Ok(item.map(|i| Stored {
             account: i.account,
             rev: i.rev,
@@ -213,7 +215,9 @@ impl Store {
         user: &UserId,
         id: &str,
     ) -> Result<Option<ClosedHold>, StoreError> {
-        let item: Option<ClosedHoldItem> = self.get(user, format!("{HOLD_PREFIX}{id}")).await?;
+        let item: Option<ClosedHoldItem> = self
+            .get(user_pk(user), format!("{HOLD_PREFIX}{id}"))
+            .await?;
         Ok(item.map(|i| i.hold))
     }
 
@@ -222,21 +226,23 @@ impl Store {
         user: &UserId,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let item: Option<IdempotencyItem> = self.get(user, format!("{IDEM_PREFIX}{key}")).await?;
+        let item: Option<IdempotencyItem> = self
+            .get(user_pk(user), format!("{IDEM_PREFIX}{key}"))
+            .await?;
         Ok(item.map(|i| i.record))
     }
 
-    /// One of the user's items, read strongly consistent.
+    /// One item, read strongly consistent.
     async fn get<T: for<'de> Deserialize<'de>>(
         &self,
-        user: &UserId,
+        pk: String,
         sk: String,
     ) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(self.key(user_pk(user), sk)))
+            .set_key(Some(self.key(pk, sk)))
             .consistent_read(true)
             .send()
             .await
@@ -253,23 +259,8 @@ impl Store {
         idempotency: Option<(&str, &IdempotencyRecord)>,
         now: DateTime<Utc>,
     ) -> Result<(), WriteError> {
-        let user = &change.account.user_id;
-        let pk = user_pk(user);
-        let mut items = vec![self.account_write(&pk, rev, change, now)];
-        for entry in &change.entries {
-            items.push(self.put_new(&EntryItem {
-                pk: pk.clone(),
-                sk: tx_sk(entry.seq),
-                entry: entry.clone(),
-            }));
-        }
-        for hold in &change.closed_holds {
-            items.push(self.put_new(&ClosedHoldItem {
-                pk: pk.clone(),
-                sk: format!("{HOLD_PREFIX}{}", hold.hold_id),
-                hold: hold.clone(),
-            }));
-        }
+        let pk = user_pk(&change.account.user_id);
+        let mut items = self.change_items(rev, change, now);
         let idem_index = idempotency.map(|(key, record)| {
             let item = encode(&IdempotencyItem {
                 pk: pk.clone(),
@@ -316,6 +307,33 @@ impl Store {
                     .expect("table, item and condition are set"),
             )
             .build()
+    }
+
+    /// The account's write, its new ledger entries and the holds it closed: the part of every
+    /// transaction that changes credits.
+    fn change_items(
+        &self,
+        rev: Option<u64>,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Vec<TransactWriteItem> {
+        let pk = user_pk(&change.account.user_id);
+        let mut items = vec![self.account_write(&pk, rev, change, now)];
+        for entry in &change.entries {
+            items.push(self.put_new(&EntryItem {
+                pk: pk.clone(),
+                sk: tx_sk(entry.seq),
+                entry: entry.clone(),
+            }));
+        }
+        for hold in &change.closed_holds {
+            items.push(self.put_new(&ClosedHoldItem {
+                pk: pk.clone(),
+                sk: format!("{HOLD_PREFIX}{}", hold.hold_id),
+                hold: hold.clone(),
+            }));
+        }
+        items
     }
 
     fn account_write(

@@ -3,11 +3,12 @@
 use serde::Serialize;
 
 use crate::account::Account;
-use crate::flags::Flags;
+use crate::flags::{Flags, Version};
 use crate::ledger::{Bucket, Entry, EntryKind, TransactionId};
 use crate::plan::{Credits, Package, Plan};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BalanceView {
     pub user_id: String,
     pub plan: Plan,
@@ -17,14 +18,17 @@ pub struct BalanceView {
     pub monthly: MonthlyView,
     pub purchased: Credits,
     pub held: Credits,
+    #[cfg_attr(feature = "openapi", schema(value_type = Version))]
     pub version: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MonthlyView {
     pub allowance: Credits,
     pub remaining: Credits,
     /// When the monthly credits expire and the next allowance arrives (RFC 3339, UTC).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub resets_at: String,
 }
 
@@ -51,6 +55,7 @@ impl BalanceView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlanView {
     pub id: Plan,
     pub name: &'static str,
@@ -68,6 +73,7 @@ impl From<Plan> for PlanView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PackageView {
     pub id: Package,
     pub credits: Credits,
@@ -93,6 +99,7 @@ pub fn packages_on_sale(flags: &Flags) -> Vec<PackageView> {
 
 /// The body beside the error of a 402: what the user has, needs, and can do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InsufficientView {
     pub balance: Credits,
     pub required: Credits,
@@ -116,7 +123,9 @@ impl InsufficientView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntryView {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = r"^tx_[0-9]{12}$"))]
     pub id: TransactionId,
     #[serde(rename = "type")]
     pub kind: EntryKind,
@@ -127,6 +136,7 @@ pub struct EntryView {
     pub cause: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
 }
 
@@ -142,6 +152,38 @@ impl From<Entry> for EntryView {
             cause: e.cause,
             reason: e.reason,
             created_at: e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }
+    }
+}
+
+/// A page of the ledger, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TransactionsPage {
+    pub items: Vec<EntryView>,
+    /// The `cursor` for the next page; `null` on the last one.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, required = true, pattern = r"^tx_[0-9]{12}$"))]
+    pub next_cursor: Option<TransactionId>,
+}
+
+/// The plans and, when purchases are on, the packages on sale: what pricing cards show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PlansView {
+    pub plans: Vec<PlanView>,
+    /// Empty unless purchases are on.
+    pub packages: Vec<PackageView>,
+    pub purchases_enabled: bool,
+    pub version: Version,
+}
+
+impl PlansView {
+    pub fn new(flags: &Flags) -> Self {
+        Self {
+            plans: Plan::ALL.into_iter().map(PlanView::from).collect(),
+            packages: packages_on_sale(flags),
+            purchases_enabled: flags.purchases_enabled(),
+            version: flags.version,
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: hyper::HeaderMap,
     pub json: Value,
+    /// The body as text (for the answers that are not JSON).
+    pub text: String,
 }
 
 impl Stack {
@@ -92,6 +94,7 @@ impl Stack {
             status,
             headers,
             json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
 
@@ -156,4 +159,23 @@ pub async fn answer(app: &App, call: &ApiCall) -> (u16, Option<String>, Value) {
         .map(str::to_owned);
     let (status, body) = credits::local::response_json(response);
     (status, retry_after, body)
+}
+
+impl Stack {
+    /// POSTs a Stripe event to the webhook's Function URL route, signed as Stripe signs it
+    /// with the gateway's webhook secret.
+    pub async fn stripe(&self, body: &str) -> Reply {
+        let secret = self.gateway.webhook().secret.expose().to_owned();
+        let header = webhook::sign(&secret, chrono::Utc::now().timestamp(), body);
+        self.send(
+            "POST",
+            credits_ops::gateway::WEBHOOK_PATH,
+            &[
+                ("stripe-signature", &header),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await
+    }
 }

@@ -320,3 +320,70 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
         assert_eq!(kinds, ["grant", "expire", "grant"], "{user}");
     }
 }
+
+/// A package purchase (v1, purchases on) delivered by Stripe: `checkout.session.completed` in
+/// mode `payment`, signed with `secret`.
+fn purchase_delivery(secret: &str, user: &str, event_id: &str) -> ApiCall {
+    let mut session: Value = serde_json::from_str(include_str!(
+        "../../functions/webhook/tests/fixtures/2026-07-29.dahlia/checkout.session.json"
+    ))
+    .unwrap();
+    session["id"] = serde_json::json!(format!("cs_{event_id}"));
+    session["mode"] = serde_json::json!("payment");
+    session["status"] = serde_json::json!("complete");
+    session["payment_status"] = serde_json::json!("paid");
+    session["metadata"] = serde_json::json!({"user_id": user, "price_id": "price_credits_100"});
+    session["payment_intent"] = serde_json::json!(format!("pi_{event_id}"));
+    session["amount_total"] = serde_json::json!(1000);
+    let body = serde_json::json!({
+        "id": event_id, "object": "event", "api_version": "2026-07-29.dahlia",
+        "created": Utc::now().timestamp(), "livemode": false, "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null},
+        "type": "checkout.session.completed", "data": {"object": session}
+    })
+    .to_string();
+    let signature = webhook::sign(secret, Utc::now().timestamp(), &body);
+    ApiCall {
+        route_key: "$default".into(),
+        ..ApiCall::new("POST", "/")
+    }
+    .header("content-type", "application/json")
+    .header("stripe-signature", &signature)
+    .body(body)
+}
+
+#[tokio::test]
+async fn a_lost_webhook_response_then_stripes_retry_grants_the_package_once() {
+    let proxy = proxy().await;
+    let app = app_through(&proxy, "fault-webhook", 1).await;
+    let hook = webhook::Webhook {
+        secret: webhook::SigningSecret::new("whsec_faults"),
+        prices: credits::stripe::PriceMap::default(),
+    };
+    let deliver = async |call: &ApiCall| {
+        credits::local::response_json(webhook::handle(&app, &hook, call.request()).await)
+    };
+    assert_eq!(answer(&app, &balance("gus")).await.0, 200);
+    let delivery = purchase_delivery("whsec_faults", "gus", "evt_lost_1");
+
+    proxy.plan("TransactWriteItems", Fault::DropResponse);
+    let (status, body) = deliver(&delivery).await;
+    assert!(status >= 500, "Stripe must retry: {status} {body}");
+    // Stripe delivers the same event again: applied already, so nothing more is granted.
+    let (status, body) = deliver(&delivery).await;
+    assert_eq!(status, 200, "{body}");
+    let (balance, _, kinds) = ledger(&app, "gus").await;
+    assert_eq!(balance, 105, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| *k == "purchase").count(), 1);
+
+    // An outage: 5xx so that Stripe retries, nothing written; then the retry applies it.
+    proxy.standing(Fault::Reset);
+    let second = purchase_delivery("whsec_faults", "gus", "evt_outage_2");
+    let (status, _) = deliver(&second).await;
+    assert!(status >= 500);
+    proxy.standing(Fault::Pass);
+    assert_eq!(ledger(&app, "gus").await.0, 105);
+    let (status, body) = deliver(&second).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")));
+    assert_eq!(ledger(&app, "gus").await.0, 205);
+}

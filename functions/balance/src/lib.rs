@@ -6,11 +6,11 @@ use chrono::Utc;
 use credits::api::{self, ApiError, json_response};
 use credits::app::App;
 use credits::ledger::TransactionId;
-use credits::views::{BalanceView, EntryView, PlanView, packages_on_sale};
+use credits::views::{BalanceView, EntryView, PlansView, TransactionsPage};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::json;
 
+pub const MIN_LIMIT: usize = 1;
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 
@@ -41,11 +41,11 @@ async fn transactions(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
         .service
         .entries(&user, limit, cursor, Utc::now())
         .await?;
-    let items: Vec<EntryView> = page.entries.into_iter().map(EntryView::from).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"items": items, "next_cursor": page.next}),
-    ))
+    let page = TransactionsPage {
+        items: page.entries.into_iter().map(EntryView::from).collect(),
+        next_cursor: page.next,
+    };
+    Ok(json_response(StatusCode::OK, &page))
 }
 
 /// `limit` (1 to 100, default 20) and `cursor` (a `next_cursor` this API gave), each at most once.
@@ -63,7 +63,7 @@ fn page_query(req: &Request) -> Result<(usize, Option<TransactionId>), ApiError>
         Some(raw) => raw
             .parse::<usize>()
             .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .filter(|n| (MIN_LIMIT..=MAX_LIMIT).contains(n))
             .ok_or_else(|| {
                 ApiError::invalid(format!(
                     "limit must be a whole number from 1 to {MAX_LIMIT}, got {raw:?}"
@@ -83,19 +83,7 @@ fn page_query(req: &Request) -> Result<(usize, Option<TransactionId>), ApiError>
 /// Public (no authorizer), so it reads only the flags: a caller's own plan is in its balance.
 async fn plans(app: &App) -> Result<Response<Body>, ApiError> {
     let flags = app.flags.read().await.flags;
-    let plans: Vec<PlanView> = credits::plan::Plan::ALL
-        .into_iter()
-        .map(PlanView::from)
-        .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({
-            "plans": plans,
-            "packages": packages_on_sale(&flags),
-            "purchases_enabled": flags.purchases_enabled(),
-            "version": flags.version,
-        }),
-    ))
+    Ok(json_response(StatusCode::OK, &PlansView::new(&flags)))
 }
 
 #[cfg(test)]

@@ -16,11 +16,18 @@ use serde_json::Value;
 
 use crate::{MAX_BODY_BYTES, answer_once, idempotency_key, whole_number};
 
+/// `POST /credits/holds`: reserve `amount` credits for `ttl_seconds` (default 900).
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-struct HoldBody {
+pub struct HoldBody {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 1, maximum = 1_000_000))]
     amount: Value,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<i64>, minimum = 1, maximum = 86_400, default = 900)
+    )]
     ttl_seconds: Option<Value>,
 }
 
@@ -31,10 +38,14 @@ struct HoldRequest {
     ttl_seconds: i64,
 }
 
+/// A hold just opened, and the balance view with its credits held.
 #[derive(Serialize)]
-struct Opened<'a> {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Opened<'a> {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^h_[0-9]{12}$"))]
     hold_id: &'a str,
     amount: Credits,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     expires_at: String,
     #[serde(flatten)]
     balance: BalanceView,
@@ -115,22 +126,32 @@ fn hold_id(req: &Request) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::from(ServiceError::HoldNotFound))
 }
 
+/// `POST /credits/holds/{id}/commit`: spend `amount` of the hold (all of it when absent).
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-struct CommitBody {
+pub struct CommitBody {
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<i64>, minimum = 0, maximum = 1_000_000)
+    )]
     amount: Option<Value>,
 }
 
+/// A hold committed or released, and the balance view after it.
 #[derive(Serialize)]
-struct Closed {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Closed {
     #[serde(flatten)]
     balance: BalanceView,
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^h_[0-9]{12}$"))]
     hold_id: String,
     deducted: Credits,
     released: Credits,
     expired: Credits,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^tx_[0-9]{12}$"))]
     transaction_id: Option<String>,
 }
 

@@ -2,6 +2,8 @@
 
 mod holds;
 
+pub use holds::{Closed, CommitBody, HoldBody, Opened};
+
 use chrono::Utc;
 use credits::account::Account;
 use credits::api::{self, ApiError, raw_json_response};
@@ -36,10 +38,18 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 /// The body as sent; `amount` is checked by hand so that every wrong shape gets one clear message.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-struct DeductBody {
+pub struct DeductBody {
+    /// Credits to spend, all or nothing.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 1, maximum = 1_000_000))]
     amount: Value,
+    /// What the credits pay for, kept in the ledger: at most 200 characters, no control characters.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")
+    )]
     reason: Option<String>,
 }
 
@@ -67,10 +77,19 @@ impl DeductBody {
     }
 }
 
-/// A JSON integer from `min` to `max`: `1.0`, `"1"` and `1e3` are refused.
+/// A JSON number without a fractional part from `min` to `max`, as JSON Schema's `integer` (and
+/// so the OpenAPI document) defines it: `2`, `2.0` and `2e0` are all 2; `1.5` and `"1"` are
+/// refused. Beyond 2^53 a float is not exact, so it is refused too.
 pub(crate) fn whole_number(name: &str, value: &Value, min: i64, max: i64) -> Result<i64, ApiError> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
     value
         .as_i64()
+        .or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= EXACT)
+                .map(|f| f as i64)
+        })
         .filter(|n| (min..=max).contains(n))
         .ok_or_else(|| {
             ApiError::invalid(format!(
@@ -91,11 +110,14 @@ pub(crate) fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
     Ok(key)
 }
 
+/// A deduct's answer: the balance view after it, what it took and its ledger entry.
 #[derive(Serialize)]
-struct Deducted<'a> {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deducted<'a> {
     #[serde(flatten)]
     balance: BalanceView,
     deducted: Credits,
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^tx_[0-9]{12}$"))]
     transaction_id: &'a str,
 }
 

@@ -24,12 +24,16 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     result.unwrap_or_else(ApiError::into_response)
 }
 
+/// The switch in force, the store's health, the build, and the caller's balance when known.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusView {
+    #[cfg_attr(feature = "openapi", schema(value_type = credits::flags::Version))]
     pub version: &'static str,
     pub purchases_enabled: bool,
     pub flag: FlagView,
     /// `ok`, or `unavailable` (then the answer is a 503).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub store: &'static str,
     pub build: BuildView,
     /// The caller's balance view, when the request carries a verified user.
@@ -38,6 +42,7 @@ pub struct StatusView {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlagView {
     /// `parameter_store`, `last_good` (SSM failing; the last value read stays in force) or
     /// `default` (never read since the cold start).
@@ -50,9 +55,12 @@ pub struct FlagView {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BuildView {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub version: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub git_sha: Option<&'static str>,
 }
 

@@ -1,0 +1,427 @@
+//! The OpenAPI 3.1 document of the HTTP API. Every body's schema is derived from the Rust type
+//! the handlers serialise or parse (`utoipa::ToSchema`, feature `openapi` of the core and the
+//! function crates); the routes, parameters and error codes are written here, next to the
+//! schemas, and checked against the template's routes and the committed `infra/openapi.json`
+//! by this module's tests. `credits-ops openapi` prints it.
+
+use std::collections::BTreeMap;
+
+use credits::views::{BalanceView, InsufficientView, PlansView, TransactionsPage};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+
+/// Where the committed copy lives, relative to the workspace root.
+pub const COMMITTED_PATH: &str = "infra/openapi.json";
+/// The committed copy: what infra and clients use, and what the local stack serves.
+pub const COMMITTED: &str = include_str!("../../infra/openapi.json");
+
+const TX_ID_PATTERN: &str = r"^tx_[0-9]{12}$";
+const HOLD_ID_PATTERN: &str = r"^h_[0-9]{12}$";
+
+/// The document, as JSON text (pretty, with a final newline) exactly as committed.
+pub fn document_text() -> String {
+    let mut text = serde_json::to_string_pretty(&document()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Credits API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Subscription credits: balance, spending, holds, plans, status and the admin reset. Every error is \
+                `{\"error\": {\"code\", \"message\"}}` with a stable snake_case `code`; extra \
+                fields may sit beside `error`. The user is always the bearer token's `sub`.",
+        },
+        "servers": [{"url": "http://127.0.0.1:3000", "description": "the local stack (scripts/stack)"}],
+        "security": [{"bearer": []}],
+        "paths": paths(),
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A JWT whose `sub` is the user (API Gateway's JWT authorizer; \
+                        HS256 with LOCAL_JWT_SECRET on the local stack).",
+                },
+            },
+        },
+    })
+}
+
+fn paths() -> Value {
+    json!({
+        "/credits/balance": {
+            "get": {
+                "operationId": "getBalance",
+                "summary": "The caller's balance",
+                "description": "Applies this period's reset first if the account has not seen it yet.",
+                "tags": ["credits"],
+                "responses": responses(&[
+                    ("200", ok("The balance view", "BalanceView")),
+                    ("401", unauthorized()),
+                ], true),
+            },
+        },
+        "/credits/transactions": {
+            "get": {
+                "operationId": "listTransactions",
+                "summary": "The caller's ledger, newest first",
+                "tags": ["credits"],
+                "parameters": [
+                    {
+                        "name": "limit", "in": "query", "required": false,
+                        "description": "Entries per page (default 20).",
+                        "schema": {"type": "integer", "minimum": balance::MIN_LIMIT, "maximum": balance::MAX_LIMIT, "default": balance::DEFAULT_LIMIT},
+                    },
+                    {
+                        "name": "cursor", "in": "query", "required": false,
+                        "description": "The `next_cursor` of the previous page.",
+                        "schema": {"type": "string", "pattern": TX_ID_PATTERN},
+                    },
+                ],
+                "responses": responses(&[
+                    ("200", ok("A page of ledger entries", "TransactionsPage")),
+                    ("400", error("`limit` or `cursor` malformed or given twice", &["invalid_request"])),
+                    ("401", unauthorized()),
+                ], true),
+            },
+        },
+        "/credits/plans": {
+            "get": {
+                "operationId": "listPlans",
+                "summary": "Plans with their monthly credits, and the packages on sale (v1 with purchases on)",
+                "tags": ["credits"],
+                "security": [],
+                "responses": responses(&[("200", ok("Plans and packages", "PlansView"))], false),
+            },
+        },
+        "/credits/deduct": {
+            "post": {
+                "operationId": "deduct",
+                "summary": "Spend credits, all or nothing, once per Idempotency-Key",
+                "description": "Monthly credits first, then purchased ones. The same key with the \
+                    same body replays the first answer (header `Idempotent-Replayed: true`) and \
+                    deducts nothing more; with another body it is a 409. A refused request is not \
+                    remembered.",
+                "tags": ["credits"],
+                "parameters": [idempotency_key()],
+                "requestBody": {
+                    "required": true,
+                    "content": {"application/json": {"schema": schema_ref("DeductBody")}},
+                },
+                "responses": responses(&[
+                    ("200", with_headers(
+                        ok("Deducted; the balance view after it", "Deducted"),
+                        replayed_header(),
+                    )),
+                    ("400", error("Invalid body or Idempotency-Key", &["invalid_request"])),
+                    ("401", unauthorized()),
+                    ("402", error_with(
+                        "Not enough credits: nothing was deducted",
+                        &["insufficient_credits"],
+                        "InsufficientView",
+                    )),
+                    ("409", error("This Idempotency-Key was used with another body", &["idempotency_conflict"])),
+                ], true),
+            },
+        },
+        "/credits/holds": {
+            "post": {
+                "operationId": "createHold",
+                "summary": "Reserve credits for work whose cost is known only when it ends",
+                "description": "Takes the whole amount out of the spendable balance at once \
+                    (monthly credits first) or fails with 402. The hold ends with a commit, a \
+                    release, or on its own after `ttl_seconds`. Idempotent by \
+                    `Idempotency-Key`, as deduct.",
+                "tags": ["holds"],
+                "parameters": [idempotency_key()],
+                "requestBody": {
+                    "required": true,
+                    "content": {"application/json": {"schema": schema_ref("HoldBody")}},
+                },
+                "responses": responses(&[
+                    ("201", with_links(
+                        with_headers(
+                            ok("The hold, and the balance view with its credits held", "Opened"),
+                            replayed_header(),
+                        ),
+                        json!({
+                            "commitHold": {"operationId": "commitHold", "parameters": {"id": "$response.body#/hold_id"}},
+                            "releaseHold": {"operationId": "releaseHold", "parameters": {"id": "$response.body#/hold_id"}},
+                        }),
+                    )),
+                    ("400", error("Invalid body or Idempotency-Key", &["invalid_request"])),
+                    ("401", unauthorized()),
+                    ("402", error_with(
+                        "Not enough credits: nothing was held",
+                        &["insufficient_credits"],
+                        "InsufficientView",
+                    )),
+                    ("409", error(
+                        "This Idempotency-Key was used with another body, or too many holds are open",
+                        &["idempotency_conflict", "too_many_holds"],
+                    )),
+                ], true),
+            },
+        },
+        "/credits/holds/{id}/commit": {
+            "post": {
+                "operationId": "commitHold",
+                "summary": "Spend all or part of a hold; the rest returns to the balance",
+                "tags": ["holds"],
+                "parameters": [hold_id()],
+                "requestBody": {
+                    "required": false,
+                    "description": "No body (or no `amount`) commits the whole hold.",
+                    "content": {"application/json": {"schema": schema_ref("CommitBody")}},
+                },
+                "responses": responses(&[
+                    ("200", ok("The hold's end, and the balance view after it", "Closed")),
+                    ("400", error("Invalid body, or more than the hold holds", &["invalid_request"])),
+                    ("401", unauthorized()),
+                    ("404", error("No such hold for this user", &["hold_not_found"])),
+                    ("409", hold_closed()),
+                ], true),
+            },
+        },
+        "/credits/holds/{id}": {
+            "delete": {
+                "operationId": "releaseHold",
+                "summary": "Release a hold: all its credits return to the balance",
+                "tags": ["holds"],
+                "parameters": [hold_id()],
+                "responses": responses(&[
+                    ("200", ok("The hold's end, and the balance view after it", "Closed")),
+                    ("401", unauthorized()),
+                    ("404", error("No such hold for this user", &["hold_not_found"])),
+                    ("409", hold_closed()),
+                ], true),
+            },
+        },
+        "/credits/status": {
+            "get": {
+                "operationId": "getStatus",
+                "summary": "The switch in force, the store's health and the build",
+                "description": "Public. The local stack also shows the caller's balance \
+                    (`account`) when the request carries a valid token; a deployment does that \
+                    on `/credits/status/me` only.",
+                "tags": ["operations"],
+                "security": [],
+                "responses": responses(&[("200", ok("The status", "StatusView"))], true),
+            },
+        },
+        "/credits/status/me": {
+            "get": {
+                "operationId": "getMyStatus",
+                "summary": "The status, with the caller's balance view in `account`",
+                "tags": ["operations"],
+                "responses": responses(&[
+                    ("200", ok("The status and the caller's balance", "StatusView")),
+                    ("401", unauthorized()),
+                ], true),
+            },
+        },
+        "/admin/credits/reset": {
+            "post": {
+                "operationId": "startReset",
+                "summary": "Start the monthly reset run for the current period (admins only)",
+                "description": "The token's `cognito:groups` must hold the admin group. A run \
+                    applies each account's reset at most once per period, whoever applies it.",
+                "tags": ["operations"],
+                "responses": responses(&[
+                    ("200", ok("The run, finished", "RunView")),
+                    ("202", ok("The run, started and still running", "RunView")),
+                    ("401", unauthorized()),
+                    ("403", error("The caller is not an administrator", &["forbidden"])),
+                ], true),
+            },
+        },
+    })
+}
+
+fn hold_id() -> Value {
+    json!({
+        "name": "id", "in": "path", "required": true,
+        "description": "The `hold_id` a create answered.",
+        "schema": {"type": "string", "pattern": HOLD_ID_PATTERN},
+    })
+}
+
+/// 409 `hold_closed`, with the hold's final record beside the error.
+fn hold_closed() -> Value {
+    let schema = json!({"allOf": [
+        error_schema(&["hold_closed"]),
+        {"type": "object", "required": ["hold"], "properties": {"hold": schema_ref("ClosedHold")}},
+    ]});
+    json!({
+        "description": "The hold has already ended (committed, released or expired)",
+        "content": {"application/json": {"schema": schema}},
+    })
+}
+
+fn replayed_header() -> Value {
+    json!({"Idempotent-Replayed": {
+        "description": "`true` when this is the replay of an earlier answer.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }})
+}
+
+/// The `Idempotency-Key` header, as the handlers check it.
+fn idempotency_key() -> Value {
+    json!({
+        "name": "Idempotency-Key", "in": "header", "required": true,
+        "description": "1 to 255 visible ASCII characters, such as a UUID; scoped to the user, kept 24 h.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": deduct::MAX_KEY_LEN, "pattern": "^[!-~]+$"},
+    })
+}
+
+/// The given responses, plus the two every store-backed route may give.
+fn responses(list: &[(&str, Value)], store: bool) -> Value {
+    let mut out: Map<String, Value> = list
+        .iter()
+        .map(|(status, r)| ((*status).to_owned(), r.clone()))
+        .collect();
+    if store {
+        out.insert(
+            "500".into(),
+            error(
+                "Internal error (opaque; complete in the log)",
+                &["internal_error"],
+            ),
+        );
+        out.insert(
+            "503".into(),
+            with_headers(
+                error(
+                    "The store is unreachable or the account stayed busy; nothing was written, \
+                     retrying (with the same Idempotency-Key) is safe",
+                    &["service_unavailable"],
+                ),
+                json!({"Retry-After": {
+                    "description": "Seconds to wait.",
+                    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                }}),
+            ),
+        );
+    }
+    Value::Object(out)
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn ok(description: &str, schema: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema_ref(schema)}}})
+}
+
+/// What a client (and schemathesis' stateful phase) can call next with this answer.
+fn with_links(mut response: Value, links: Value) -> Value {
+    response["links"] = links;
+    response
+}
+
+fn with_headers(mut response: Value, headers: Value) -> Value {
+    response["headers"] = headers;
+    response
+}
+
+/// The contract's error shape with the `code`s this response can carry.
+fn error_schema(codes: &[&str]) -> Value {
+    json!({"allOf": [
+        schema_ref("Error"),
+        {"properties": {"error": {"properties": {"code": {"enum": codes}}}}},
+    ]})
+}
+
+fn error(description: &str, codes: &[&str]) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": error_schema(codes)}}})
+}
+
+/// An error whose body also carries the fields of `extra` beside `error`.
+fn error_with(description: &str, codes: &[&str], extra: &str) -> Value {
+    let schema = json!({"allOf": [error_schema(codes), schema_ref(extra)]});
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+/// The local gateway answers in the contract's shape; a deployed HTTP API's JWT authorizer
+/// answers `{"message": "Unauthorized"}` itself, before any function runs.
+fn unauthorized() -> Value {
+    json!({
+        "description": "No valid bearer token",
+        "content": {"application/json": {"schema": {"anyOf": [
+            error_schema(&["unauthorized"]),
+            {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}},
+        ]}}},
+    })
+}
+
+/// Every body schema, derived from the Rust types, and the error shape.
+fn schemas() -> Value {
+    let mut all = BTreeMap::new();
+    add::<BalanceView>(&mut all);
+    add::<TransactionsPage>(&mut all);
+    add::<PlansView>(&mut all);
+    add::<InsufficientView>(&mut all);
+    add::<deduct::DeductBody>(&mut all);
+    add::<deduct::Deducted>(&mut all);
+    add::<deduct::HoldBody>(&mut all);
+    add::<deduct::Opened>(&mut all);
+    add::<deduct::CommitBody>(&mut all);
+    add::<deduct::Closed>(&mut all);
+    add::<credits::rules::ClosedHold>(&mut all);
+    add::<status::StatusView>(&mut all);
+    add::<credits::reset::RunView>(&mut all);
+    all.insert(
+        "Error".to_owned(),
+        json!({
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "description": "Stable, snake_case."},
+                    "message": {"type": "string", "description": "For people; may change."},
+                },
+            }},
+        }),
+    );
+    json!(all)
+}
+
+/// `T`'s schema and those it refers to.
+fn add<T: ToSchema>(all: &mut BTreeMap<String, Value>) {
+    let mut found = vec![(T::name().into_owned(), T::schema())];
+    T::schemas(&mut found);
+    for (name, schema) in found.into_iter().filter(|(name, _)| name != "i64") {
+        let mut schema = serde_json::to_value(schema).unwrap_or_default();
+        inline_primitives(&mut schema);
+        all.insert(name, schema);
+    }
+}
+
+/// utoipa refers to a field of an alias of a primitive (`Credits = i64`) by the primitive's
+/// name, as if it were a component: such references become the primitive's schema.
+fn inline_primitives(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if m.get("$ref").and_then(Value::as_str) == Some("#/components/schemas/i64") {
+                m.remove("$ref");
+                m.insert("type".into(), json!("integer"));
+                m.insert("format".into(), json!("int64"));
+            }
+            m.values_mut().for_each(inline_primitives);
+        }
+        Value::Array(a) => a.iter_mut().for_each(inline_primitives),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;
