@@ -6,7 +6,7 @@
 //! credits-bench overhead [N]              handler vs the bare SDK calls it makes, p50/p99
 //! credits-bench contention [N]            N concurrent deducts on one account and on N accounts
 //! credits-bench coldstart BIN... [--runs R]  process start to first event, peak RSS
-//! credits-bench reset [N]                the monthly reset at 1, 4, 8 segments vs the raw rate
+//! credits-bench reset [N [SEGMENTS...]]  the monthly reset at 1, 4, 8 segments vs the raw rate
 //! credits-bench overhead-bin N BIN...     the same, warm release binaries under the Runtime API
 //! ```
 
@@ -33,7 +33,11 @@ async fn main() -> Result<(), Error> {
         Some("overhead") => overhead::run(number(1, 300)).await,
         Some("contention") => contention::run(number(1, 64)).await,
         Some("coldstart") => coldstart::run(&args[1..]).await,
-        Some("reset") => reset::run(number(1, 10_000)).await,
+        Some("reset") => {
+            let segments: Vec<u32> = args.iter().skip(2).filter_map(|a| a.parse().ok()).collect();
+            let segments = if segments.is_empty() { vec![1, 4, 8] } else { segments };
+            reset::run(number(1, 10_000), &segments).await
+        }
         Some("overhead-bin") => coldstart::overhead(&args[1..]).await,
         _ => Err("usage: credits-bench cost | overhead [N] | contention [N] | coldstart BIN... [--runs R]".into()),
     }

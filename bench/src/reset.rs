@@ -46,12 +46,12 @@ async fn raw_rate(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<f64,
     Ok(f64::from(rounds) / started.elapsed().as_secs_f64())
 }
 
-pub async fn run(n: usize) -> Result<(), Error> {
+pub async fn run(n: usize, segment_counts: &[u32]) -> Result<(), Error> {
     println!(
         "| {n} accounts | reset s | accounts/s | emulator raw 3-item writes/s | ratio | DynamoDB requests per account |"
     );
     println!("|---|---|---|---|---|---|");
-    for segments in [1u32, 4, 8] {
+    for &segments in segment_counts {
         let (app, probe, client) = crate::probed_app(&format!("bench-reset-{segments}")).await;
         let at = last_month();
         let changes: Vec<Change> = (0..n)
