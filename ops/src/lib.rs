@@ -4,3 +4,4 @@ pub mod gateway;
 pub mod local_only;
 pub mod openapi;
 pub mod rollout;
+pub mod smoke;

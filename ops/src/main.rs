@@ -69,6 +69,35 @@ enum Command {
         #[arg(long)]
         backup: Option<PathBuf>,
     },
+    /// Drive a deployed (or the local) stack through its routes and a signed webhook delivery;
+    /// pass or fail per step.
+    Smoke {
+        /// The API's base URL (the stack's ApiUrl output, or http://127.0.0.1:3000).
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        base: String,
+        /// A user's token; without it one is signed with the local secret (local stack only).
+        #[arg(long, env = "SMOKE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[arg(long, default_value = "smoke-test-user")]
+        user: String,
+        /// The webhook's URL (the stack's WebhookUrl output); the local stack's by default.
+        #[arg(long)]
+        webhook_url: Option<String>,
+        #[arg(
+            long,
+            env = "STRIPE_WEBHOOK_SECRET",
+            default_value = "whsec_local",
+            hide_env_values = true
+        )]
+        webhook_secret: String,
+        #[arg(
+            long,
+            env = "LOCAL_JWT_SECRET",
+            default_value = "local-dev-secret",
+            hide_env_values = true
+        )]
+        local_secret: String,
+    },
     /// Print a token for a user, signed like the local authorizer expects.
     Token {
         user: String,
@@ -173,6 +202,39 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
                 }
             }
             Ok(())
+        }
+        Command::Smoke {
+            base,
+            token,
+            user,
+            webhook_url,
+            webhook_secret,
+            local_secret,
+        } => {
+            let token =
+                token.unwrap_or_else(|| credits::local::user_token(&local_secret, &user, &[], 600));
+            let webhook_url = webhook_url.or_else(|| {
+                base.contains("127.0.0.1")
+                    .then(|| format!("{}/webhook/stripe", base.trim_end_matches('/')))
+            });
+            let target = credits_ops::smoke::Target {
+                base,
+                token,
+                webhook_url,
+                webhook_secret,
+            };
+            let steps = credits_ops::smoke::run(&target).await?;
+            let failed = steps.iter().filter(|s| !s.passed).count();
+            for s in &steps {
+                let mark = if s.passed { "pass" } else { "FAIL" };
+                println!("{mark}  {:<22} {}", s.name, s.detail);
+            }
+            println!("smoke: {} passed, {failed} failed", steps.len() - failed);
+            if failed > 0 {
+                Err("smoke test failed".into())
+            } else {
+                Ok(())
+            }
         }
         Command::Token {
             user,

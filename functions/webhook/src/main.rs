@@ -1,16 +1,14 @@
-use credits::app::{App, init_logging};
-use lambda_http::{Error, Request, run, service_fn};
+use credits::app::cold_start;
+use lambda_http::{Error, run, service_fn};
 use webhook::Webhook;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    init_logging();
-    let app = App::from_env().await?;
+    let app = &cold_start().await?;
     // The signing secret is read once per cold start (SSM SecureString or the local env).
-    let hook = Webhook::from_env(&credits::config::aws().await).await?;
-    let (app, hook) = (&app, &hook);
-    run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(webhook::handle(app, hook, req).await)
+    let hook = &Webhook::from_env(&credits::config::aws().await).await?;
+    run(service_fn(move |req| {
+        credits::app::observed("webhook", webhook::handle(app, hook, req))
     }))
     .await
 }
