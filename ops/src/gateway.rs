@@ -176,33 +176,12 @@ async fn route(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes
         // anything else is ignored. API Gateway passes none here; see functions/status.
         authorize(&gateway.secret, &req)
     };
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or(path.clone(), |pq| pq.as_str().to_owned());
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
-    let body = match Limited::new(req.into_body(), MAX_PAYLOAD).collect().await {
-        Ok(b) => b.to_bytes().to_vec(),
-        Err(_) => {
-            return to_hyper(
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the request is larger than 10 MB",
-                )
-                .into_response(),
-            );
-        }
+    let mut call = match read_call(req).await {
+        Ok(call) => call,
+        Err(too_large) => return too_large,
     };
-    let mut call = ApiCall::new(&method, &target);
     call.route_key = route.key();
     call.path_parameters = params;
-    call.headers = headers;
-    call.body = body;
     call.claims = claims;
     to_hyper(invoke(&gateway.app, &route.function, call.request()).await)
 }
@@ -210,30 +189,41 @@ async fn route(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes
 /// The webhook's Function URL: the payload 2.0 event a Function URL sends (route key
 /// `$default`, no authorizer).
 async fn function_url(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let mut call = match read_call(req).await {
+        Ok(call) => call,
+        Err(too_large) => return too_large,
+    };
+    call.route_key = "$default".into();
+    to_hyper(webhook::handle(&gateway.app, &gateway.webhook, call.request()).await)
+}
+
+/// The request as a function will see it: method, path and query, headers, and the body
+/// (API Gateway's 10 MB limit).
+async fn read_call(req: Request<Incoming>) -> Result<ApiCall, Response<Full<Bytes>>> {
     let target = req
         .uri()
         .path_and_query()
-        .map_or(WEBHOOK_PATH.to_owned(), |pq| pq.as_str().to_owned());
-    let headers: Vec<(String, String)> = req
+        .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned());
+    let mut call = ApiCall::new(req.method().as_str(), &target);
+    call.headers = req
         .headers()
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
-    let Ok(body) = Limited::new(req.into_body(), MAX_PAYLOAD).collect().await else {
-        return to_hyper(
+    match Limited::new(req.into_body(), MAX_PAYLOAD).collect().await {
+        Ok(body) => {
+            call.body = body.to_bytes().to_vec();
+            Ok(call)
+        }
+        Err(_) => Err(to_hyper(
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "the request is larger than 10 MB",
             )
             .into_response(),
-        );
-    };
-    let mut call = ApiCall::new("POST", &target);
-    call.route_key = "$default".into();
-    call.headers = headers;
-    call.body = body.to_bytes().to_vec();
-    to_hyper(webhook::handle(&gateway.app, &gateway.webhook, call.request()).await)
+        )),
+    }
 }
 
 /// The JWT authorizer: a valid `Authorization: Bearer` HS256 token, or nothing.

@@ -148,3 +148,25 @@ pub async fn handle(
 
 #[cfg(test)]
 mod tests;
+
+/// What both binaries build once per cold start: logging, the job over the App, and the
+/// fan-out that invokes the reset function named by the environment variable `function_var`.
+pub async fn cold_start(
+    function_var: &str,
+) -> Result<(ResetJob, Fanout), Box<dyn std::error::Error + Send + Sync>> {
+    credits::app::init_logging();
+    let config = credits::config::Config::from_env()?;
+    let sdk = credits::config::aws().await;
+    let app = credits::app::App::new(&sdk, config);
+    let job = ResetJob::new(
+        app.service.clone(),
+        credits::reset::ResetSettings::from_env()?,
+    );
+    let function = std::env::var(function_var)
+        .map_err(|_| format!("{function_var} (the monthly-reset function's name) is not set"))?;
+    let fanout = Fanout::Lambda {
+        client: aws_sdk_lambda::Client::new(&sdk),
+        function,
+    };
+    Ok((job, fanout))
+}
