@@ -23,6 +23,23 @@ pub enum EntryKind {
     Migrate,
 }
 
+impl EntryKind {
+    /// The name the API and the store use (`grant`, `deduct`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Grant => "grant",
+            EntryKind::Expire => "expire",
+            EntryKind::Deduct => "deduct",
+            EntryKind::Purchase => "purchase",
+            EntryKind::Adjust => "adjust",
+            EntryKind::Revoke => "revoke",
+            EntryKind::Hold => "hold",
+            EntryKind::Release => "release",
+            EntryKind::Migrate => "migrate",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -101,6 +118,16 @@ impl Serialize for TransactionId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_names_are_the_serialised_ones() {
+        use EntryKind::*;
+        for k in [
+            Grant, Expire, Deduct, Purchase, Adjust, Revoke, Hold, Release, Migrate,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+    }
 
     #[test]
     fn transaction_ids_round_trip_and_reject_garbage() {

@@ -509,6 +509,39 @@ pub fn response_json(response: lambda_http::Response<lambda_http::Body>) -> (u16
     (status, body)
 }
 
+/// For tests: the account as of now (opened or reset if due) and its latest 100 ledger
+/// entries, newest first, straight from the store.
+pub async fn account_and_ledger(
+    app: &crate::app::App,
+    user: &str,
+) -> (crate::account::Account, Vec<crate::ledger::Entry>) {
+    let user = crate::account::UserId::parse(user).expect("a valid user id");
+    let account = app
+        .service
+        .account(&user, chrono::Utc::now())
+        .await
+        .expect("the account reads");
+    let page = app
+        .service
+        .store()
+        .entries(&user, 100, None)
+        .await
+        .expect("the ledger reads");
+    (account, page.entries)
+}
+
+/// For tests: sets the app's `system-version` parameter, as an operator's put-parameter would.
+pub async fn set_version(app: &crate::app::App, version: &str) {
+    aws_sdk_ssm::Client::new(&crate::config::aws().await)
+        .put_parameter()
+        .name(format!("{}/system-version", app.config.parameter_prefix))
+        .value(version)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("put the version parameter");
+}
+
 /// For tests: an [`App`](crate::app::App) on a table and parameter prefix of its own, made from
 /// the template in the emulator at `AWS_ENDPOINT_URL` (the emulator's state is shared by every
 /// test, so nothing else sees them). Panics when no emulator is configured: the tests must

@@ -44,20 +44,8 @@ fn hold(user: &str, key: &str, amount: i64) -> ApiCall {
 
 /// (balance, held, kinds of the ledger entries newest first), read past the proxy.
 async fn ledger(app: &App, user: &str) -> (i64, i64, Vec<String>) {
-    let user = UserId::parse(user).unwrap();
-    let account = app.service.account(&user, Utc::now()).await.unwrap();
-    let page = app.service.store().entries(&user, 100, None).await.unwrap();
-    let kinds = page
-        .entries
-        .iter()
-        .map(|e| {
-            serde_json::to_value(e.kind)
-                .unwrap()
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let (account, entries) = credits::local::account_and_ledger(app, user).await;
+    let kinds = entries.iter().map(|e| e.kind.as_str().to_owned()).collect();
     (account.balance(), account.held, kinds)
 }
 
@@ -309,13 +297,7 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
             .unwrap()
             .entries
             .iter()
-            .map(|e| {
-                serde_json::to_value(e.kind)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
+            .map(|e| e.kind.as_str().to_owned())
             .collect();
         assert_eq!(kinds, ["grant", "expire", "grant"], "{user}");
     }

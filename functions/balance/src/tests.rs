@@ -192,14 +192,7 @@ async fn plans_list_allowances_and_v1_packages() {
 #[tokio::test]
 async fn plans_in_v2_offer_no_packages() {
     let app = isolated_app("balance-plans-v2").await;
-    let ssm = aws_sdk_ssm::Client::new(&credits::config::aws().await);
-    ssm.put_parameter()
-        .name(format!("{}/system-version", app.config.parameter_prefix))
-        .value("v2")
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap();
+    credits::local::set_version(&app, "v2").await;
     let (_, body) = call(&app, ApiCall::new("GET", "/credits/plans")).await;
     assert_eq!(body["packages"], serde_json::json!([]));
     assert_eq!(body["purchases_enabled"], false);

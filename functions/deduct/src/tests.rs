@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
-use credits::account::UserId;
 use credits::app::App;
 use credits::local::{ApiCall, isolated_app, response_json};
 use serde_json::{Value, json};
@@ -23,24 +21,12 @@ async fn call(app: &App, call: ApiCall) -> (u16, Value) {
     response_json(handle(app, call.request()).await)
 }
 
-/// The account's spendable balance and ledger, straight from the store.
+/// The account's spendable balance and ledger (type, amount), newest first.
 async fn state(app: &App, user: &str) -> (i64, Vec<(String, i64)>) {
-    let user = UserId::parse(user).unwrap();
-    let account = app.service.account(&user, Utc::now()).await.unwrap();
-    let page = app.service.store().entries(&user, 100, None).await.unwrap();
-    let ledger = page
-        .entries
+    let (account, entries) = credits::local::account_and_ledger(app, user).await;
+    let ledger = entries
         .iter()
-        .map(|e| {
-            (
-                serde_json::to_value(e.kind)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-                e.amount,
-            )
-        })
+        .map(|e| (e.kind.as_str().to_owned(), e.amount))
         .collect();
     (account.balance(), ledger)
 }
@@ -91,14 +77,7 @@ async fn not_enough_credits_is_a_402_with_options_and_changes_nothing() {
 #[tokio::test]
 async fn in_v2_a_402_offers_upgrades_only() {
     let app = isolated_app("deduct-402-v2").await;
-    let ssm = aws_sdk_ssm::Client::new(&credits::config::aws().await);
-    ssm.put_parameter()
-        .name(format!("{}/system-version", app.config.parameter_prefix))
-        .value("v2")
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap();
+    credits::local::set_version(&app, "v2").await;
     let (status, body) = call(&app, deduct_call("cy", "k-1", r#"{"amount": 99}"#)).await;
     assert_eq!(status, 402);
     assert!(body.get("purchase_options").is_none(), "{body}");

@@ -163,16 +163,7 @@ async fn state(app: &App, user: &str) -> (Plan, i64, i64, Vec<(String, i64)>) {
     let mut ledger: Vec<(String, i64)> = page
         .entries
         .iter()
-        .map(|e| {
-            (
-                serde_json::to_value(e.kind)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-                e.amount,
-            )
-        })
+        .map(|e| (e.kind.as_str().to_owned(), e.amount))
         .collect();
     ledger.reverse();
     let a = stored.account;
@@ -791,14 +782,7 @@ async fn a_v1_package_is_credited_and_refunds_revoke_the_cumulative_share() {
 #[tokio::test]
 async fn a_v2_package_purchase_is_rejected_and_listed_for_refund() {
     let app = isolated_app("wh-v2").await;
-    let ssm = aws_sdk_ssm::Client::new(&credits::config::aws().await);
-    ssm.put_parameter()
-        .name(format!("{}/system-version", app.config.parameter_prefix))
-        .value("v2")
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap();
+    credits::local::set_version(&app, "v2").await;
     let buy = checkout_payment(DAHLIA, "val", "price_credits_500", "pi_v2", 4_900);
     expect(
         &app,
