@@ -130,3 +130,66 @@ async fn the_probe_asks_for_consumed_capacity_and_prices_each_request() {
     let write = &calls[1];
     assert_eq!(write.estimated_capacity(), 4.0, "{write:?}");
 }
+
+/// The monthly reset: one transaction per account (the account with its `expire` and `grant`
+/// entries; the account comes from the Scan page, so no read), plus the Scan pages and the
+/// run's own bookkeeping.
+#[tokio::test]
+async fn a_reset_costs_one_write_per_account() {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
+
+    use chrono::Utc;
+    use credits::account::UserId;
+    use credits::period::Period;
+    use credits::reset::{ResetJob, ResetSettings};
+    use credits::rules;
+
+    let (app, probe) = probed("cost-reset").await;
+    let accounts = 250;
+    let last_month =
+        Period::containing(Period::containing(Utc::now()).start() - chrono::Duration::days(1))
+            .start();
+    let changes: Vec<_> = (0..accounts)
+        .map(|i| {
+            rules::touch(
+                None,
+                &UserId::parse(format!("r{i:04}")).unwrap(),
+                last_month,
+            )
+        })
+        .collect();
+    app.service
+        .store()
+        .seed(&changes, last_month)
+        .await
+        .unwrap();
+    let job = ResetJob::new(
+        app.service.clone(),
+        ResetSettings {
+            segments: 1,
+            margin: Duration::ZERO,
+            ..ResetSettings::default()
+        },
+    );
+    probe.reset();
+    let run = job.start("cost", "test", Utc::now()).await.unwrap();
+    job.run_in_process(&run, Instant::now() + Duration::from_secs(600))
+        .await
+        .unwrap();
+    let mut by_kind: BTreeMap<(String, usize), usize> = BTreeMap::new();
+    for c in probe.reset() {
+        *by_kind.entry((c.operation, c.items)).or_default() += 1;
+    }
+    let count = |op: &str, items: usize| by_kind.get(&(op.to_owned(), items)).copied().unwrap_or(0);
+    assert_eq!(count("TransactWriteItems", 3), accounts, "{by_kind:?}");
+    // Per account: that write and nothing else. The rest is the Scan's pages of 200 items
+    // (accounts and their entries), a checkpoint per page and the run's record.
+    let total: usize = by_kind.values().sum();
+    let bookkeeping = total - accounts;
+    assert!(count("Scan", 0) <= 2 * accounts / 200 + 1, "{by_kind:?}");
+    assert!(
+        bookkeeping <= 20,
+        "{bookkeeping} requests besides the accounts' writes: {by_kind:?}"
+    );
+}
