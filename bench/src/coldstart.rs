@@ -210,64 +210,6 @@ async fn once(path: &str, call: &ApiCall, env: &[(String, String)]) -> Result<Ru
     })
 }
 
-/// The same release binary, warm: `rounds` events one at a time, each followed by the bare
-/// SDK calls it makes, timed from handing the event over to the answer (the loopback Runtime
-/// API hop is counted against the function).
-pub async fn overhead(args: &[String]) -> Result<(), Error> {
-    let rounds: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(300);
-    let bins = &args[1..];
-    let (sdk, config) = credits::local::isolated("bench-overhead-bin").await;
-    let env = lambda_env(&config);
-    let app = credits::app::App::new(&sdk, config.clone());
-    println!(
-        "| release binary, warm ({rounds} events) | handler p50 ms | bare SDK p50 ms | ratio p50 | handler p99 ms | bare SDK p99 ms | ratio p99 |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-    for path in bins {
-        let name = std::path::Path::new(path)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let user = format!("warm-{name}");
-        crate::lifetime(&app, &user).await?;
-        let mut bare = crate::overhead::Bare::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            &config.table,
-            &format!("USER#bare-{name}"),
-        )
-        .await?;
-        let mut f = Function::spawn(path, &env).await?;
-        let (mut handler, mut sdk_times) = (Vec::new(), Vec::new());
-        for i in 0..rounds + 10 {
-            let call = match name.as_str() {
-                "deduct" => credits_e2e::keyed(
-                    "POST",
-                    "/credits/deduct",
-                    &user,
-                    &format!("k{i}"),
-                    r#"{"amount": 1}"#,
-                ),
-                _ => ApiCall::new("GET", "/credits/balance").user(&user),
-            };
-            let (_, served, answered) = f.handle(&call).await?;
-            let t = Instant::now();
-            match name.as_str() {
-                "deduct" => bare.change(2).await?,
-                _ => {
-                    bare.read().await?;
-                }
-            }
-            if i >= 10 {
-                handler.push(answered - served);
-                sdk_times.push(t.elapsed());
-            }
-        }
-        f.stop().await;
-        println!("{}", crate::stats::ratio_row(&name, handler, sdk_times));
-    }
-    Ok(())
-}
-
 fn lambda_env(config: &credits::config::Config) -> Vec<(String, String)> {
     vec![
         ("CREDITS_TABLE".to_owned(), config.table.clone()),

@@ -7,7 +7,6 @@
 //! credits-bench contention [N]            N concurrent deducts on one account and on N accounts
 //! credits-bench coldstart BIN... [--runs R]  process start to first event, peak RSS
 //! credits-bench reset [N [SEGMENTS...]]  the monthly reset at 1, 4, 8 segments vs the raw rate
-//! credits-bench overhead-bin N BIN...     the same, warm release binaries under the Runtime API
 //! ```
 
 mod coldstart;
@@ -38,17 +37,17 @@ async fn main() -> Result<(), Error> {
             let segments = if segments.is_empty() { vec![1, 4, 8] } else { segments };
             reset::run(number(1, 10_000), &segments).await
         }
-        Some("overhead-bin") => coldstart::overhead(&args[1..]).await,
         _ => Err("usage: credits-bench cost | overhead [N] | contention [N] | coldstart BIN... [--runs R]".into()),
     }
 }
 
 /// An App on a fresh table in the emulator, its DynamoDB client carrying a probe.
-pub async fn probed_app(tag: &str) -> (App, Probe, aws_sdk_dynamodb::Client) {
+/// Also the SDK configuration, for clients of the harness's own.
+pub async fn probed_app(tag: &str) -> (App, Probe, aws_config::SdkConfig) {
     let (sdk, config) = credits::local::isolated(tag).await;
     let probe = Probe::new();
     let app = App::with_clients(probe.client(&sdk), aws_sdk_ssm::Client::new(&sdk), config);
-    (app, probe, aws_sdk_dynamodb::Client::new(&sdk))
+    (app, probe, sdk)
 }
 
 /// Gives `user` the Lifetime plan and an Enterprise package (1,000 purchased credits), for runs

@@ -52,7 +52,8 @@ pub async fn run(n: usize, segment_counts: &[u32]) -> Result<(), Error> {
     );
     println!("|---|---|---|---|---|---|");
     for &segments in segment_counts {
-        let (app, probe, client) = crate::probed_app(&format!("bench-reset-{segments}")).await;
+        let (app, probe, sdk) = crate::probed_app(&format!("bench-reset-{segments}")).await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
         let at = last_month();
         let changes: Vec<Change> = (0..n)
             .map(|i| -> Result<Change, Error> {

@@ -66,6 +66,8 @@ impl Call {
 #[derive(Debug, Clone, Default)]
 pub struct Probe {
     calls: Arc<Mutex<Vec<Call>>>,
+    /// Every transaction's input as sent, for a benchmark to replay the very same writes.
+    transactions: Arc<Mutex<Vec<TransactWriteItemsInput>>>,
 }
 
 impl Probe {
@@ -83,7 +85,18 @@ impl Probe {
 
     /// Forgets what was recorded (between the set-up and the operation measured).
     pub fn reset(&self) -> Vec<Call> {
+        self.take_transactions();
         std::mem::take(&mut *self.calls.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The transactions sent since the last call, in order, and forgets them.
+    pub fn take_transactions(&self) -> Vec<TransactWriteItemsInput> {
+        std::mem::take(
+            &mut *self
+                .transactions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     /// The operations recorded, in order.
@@ -150,6 +163,10 @@ impl Intercept for Probe {
             i.return_consumed_capacity = total;
         } else if let Some(i) = input.downcast_mut::<TransactWriteItemsInput>() {
             i.return_consumed_capacity = total;
+            self.transactions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(i.clone());
         } else if let Some(i) = input.downcast_mut::<QueryInput>() {
             i.return_consumed_capacity = total;
         } else if let Some(i) = input.downcast_mut::<ScanInput>() {

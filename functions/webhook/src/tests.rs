@@ -1169,14 +1169,35 @@ async fn each_event_costs_the_fewest_round_trips() {
             vec![],
         ),
     ];
+    // `cargo test -p webhook each_event_costs -- --nocapture` prints BENCHMARKS.md's table.
+    println!(
+        "| event | outcome | DynamoDB requests | items | request bytes | capacity (DynamoDB rule) |"
+    );
+    println!("|---|---|---|---|---|---|");
     for (body, outcome, expected) in rows {
         probe.reset();
         expect(&app, &body, outcome).await;
-        let calls: Vec<(String, usize)> = probe
-            .reset()
-            .into_iter()
-            .map(|c| (c.operation, c.items))
-            .collect();
+        let calls = probe.reset();
+        let sent: Value = serde_json::from_str(&body).unwrap();
+        let object = &sent["data"]["object"];
+        let detail = object["metadata"]["price_id"]
+            .as_str()
+            .or(object["mode"].as_str())
+            .or(object["payment_intent"].as_str())
+            .map_or(String::new(), |d| format!(" ({d})"));
+        println!(
+            "| {}{detail} | {outcome} | {} | {} | {} | {} |",
+            sent["type"].as_str().unwrap(),
+            calls.len(),
+            calls.iter().map(|c| c.items).sum::<usize>(),
+            calls.iter().map(|c| c.bytes).sum::<usize>(),
+            calls
+                .iter()
+                .map(credits::probe::Call::estimated_capacity)
+                .sum::<f64>(),
+        );
+        let calls: Vec<(String, usize)> =
+            calls.into_iter().map(|c| (c.operation, c.items)).collect();
         let expected: Vec<(String, usize)> = expected
             .into_iter()
             .map(|(o, n)| (o.to_owned(), n))
