@@ -261,6 +261,9 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
     for _ in 0..3 {
         proxy.plan("TransactWriteItems", Fault::DropResponse);
     }
+    // Throttled requests are retried by the SDK (two attempts here), not counted as failures.
+    proxy.plan("Scan", Fault::Throttle);
+    proxy.plan("TransactWriteItems", Fault::ThroughputExceeded);
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let first = job.run_in_process(&run, deadline).await.unwrap();
     assert_eq!(
@@ -368,4 +371,43 @@ async fn a_lost_webhook_response_then_stripes_retry_grants_the_package_once() {
     let (status, body) = deliver(&second).await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")));
     assert_eq!(ledger(&app, "gus").await.0, 205);
+}
+
+#[tokio::test]
+async fn a_throttled_webhook_write_is_retried_by_the_sdk_and_a_5xx_only_when_retries_are_spent() {
+    let proxy = proxy().await;
+    let app = app_through(&proxy, "fault-webhook-throttle", 3).await;
+    let hook = webhook::Webhook {
+        secret: webhook::SigningSecret::new("whsec_faults"),
+        prices: credits::stripe::PriceMap::default(),
+    };
+    let deliver = async |call: &ApiCall| {
+        credits::local::response_json(webhook::handle(&app, &hook, call.request()).await)
+    };
+    assert_eq!(answer(&app, &balance("hal")).await.0, 200);
+
+    proxy.take_seen();
+    proxy.plan("GetItem", Fault::Throttle);
+    proxy.plan("TransactWriteItems", Fault::ThroughputExceeded);
+    let (status, body) = deliver(&purchase_delivery("whsec_faults", "hal", "evt_t1")).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")));
+    assert_eq!(
+        (proxy.seen("GetItem"), proxy.seen("TransactWriteItems")),
+        (2, 2),
+        "one retry each"
+    );
+    assert_eq!(ledger(&app, "hal").await.0, 105);
+
+    // Throttled throughout: 5xx after every attempt, so Stripe redelivers; nothing written.
+    proxy.take_seen();
+    proxy.standing(Fault::Throttle);
+    let second = purchase_delivery("whsec_faults", "hal", "evt_t2");
+    let (status, _) = deliver(&second).await;
+    assert!(status >= 500);
+    assert_eq!(proxy.seen("GetItem"), 3, "every attempt was made");
+    proxy.standing(Fault::Pass);
+    assert_eq!(ledger(&app, "hal").await.0, 105);
+    let (status, body) = deliver(&second).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")));
+    assert_eq!(ledger(&app, "hal").await.0, 205);
 }
