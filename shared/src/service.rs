@@ -14,8 +14,10 @@ use crate::store::{IdempotencyRecord, Page, Store, StoreError, Stored, WriteErro
 
 pub mod stripe;
 
-/// How many times a change is decided and written before the caller is told to retry.
-pub const MAX_ATTEMPTS: u32 = 12;
+/// How long a change is decided and written again after lost races before the caller is told
+/// to retry: long enough for dozens of simultaneous writers on one account to take turns, well
+/// inside the function's 10 s timeout.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(4);
 
 /// Lost races retried since the process started, for the benchmarks and tests (a counter, not
 /// a per-request figure: concurrent tests add to it).
@@ -351,24 +353,79 @@ impl From<StoreError> for Attempt {
     }
 }
 
-/// Runs `attempt` until it succeeds or fails for good, at most [`MAX_ATTEMPTS`] times, with
-/// full-jitter exponential backoff between lost races.
+/// Runs `attempt` until it succeeds or fails for good, for at most [`RETRY_BUDGET`], with
+/// full-jitter exponential backoff between lost races (capped, so that a writer that lost many
+/// races still gets its turn soon after the others are done).
 async fn retry<T, F, Fut>(mut attempt: F) -> Result<T, ServiceError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Attempt>>,
 {
-    for n in 0..MAX_ATTEMPTS {
+    let started = tokio::time::Instant::now();
+    let mut n = 0u32;
+    loop {
         match attempt().await {
             Ok(v) => return Ok(v),
             Err(Attempt::Final(e)) => return Err(e),
             Err(Attempt::Again) => {
                 CONFLICT_RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let cap_ms = (4u64 << n.min(5)).min(128);
-                tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=cap_ms))).await;
+                let cap_ms = (4u64 << n.min(6)).min(256);
+                let pause = Duration::from_millis(fastrand::u64(0..=cap_ms));
+                if started.elapsed() + pause >= RETRY_BUDGET {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+                n += 1;
             }
         }
     }
-    tracing::warn!(attempts = MAX_ATTEMPTS, "gave up after lost races");
+    tracing::warn!(attempts = n + 1, "gave up after lost races");
     Err(ServiceError::Contention)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_races_are_decided_again_until_the_budget_is_spent() {
+        let attempts = Cell::new(0u32);
+        let started = tokio::time::Instant::now();
+        let result: Result<(), _> = retry(|| async {
+            attempts.set(attempts.get() + 1);
+            Err(Attempt::Again)
+        })
+        .await;
+        assert!(matches!(result, Err(ServiceError::Contention)));
+        assert!(started.elapsed() < RETRY_BUDGET);
+        // Backoff capped at 256 ms: many turns fit in the budget, not a fixed dozen.
+        assert!(attempts.get() > 20, "{} attempts", attempts.get());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_won_race_or_a_final_error_ends_the_retries_at_once() {
+        let attempts = Cell::new(0u32);
+        let won = retry(|| async {
+            attempts.set(attempts.get() + 1);
+            if attempts.get() < 5 {
+                Err(Attempt::Again)
+            } else {
+                Ok(attempts.get())
+            }
+        })
+        .await;
+        assert_eq!(won.ok(), Some(5));
+        let failed: Result<(), _> = retry(|| async {
+            Err(Attempt::Final(ServiceError::Store(
+                StoreError::Unavailable {
+                    operation: "GetItem",
+                    message: "down".into(),
+                },
+            )))
+        })
+        .await;
+        assert!(matches!(failed, Err(ServiceError::Store(_))));
+    }
 }
