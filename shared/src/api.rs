@@ -82,7 +82,7 @@ impl From<StoreError> for ApiError {
                     "the store is unavailable; retry shortly",
                 )
             }
-            StoreError::Corrupt { .. } => internal(&e),
+            StoreError::Corrupt { .. } | StoreError::Build(_) => internal(&e),
         }
     }
 }

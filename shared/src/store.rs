@@ -80,6 +80,9 @@ pub enum StoreError {
     /// An item that this code cannot read: a bug or a manual edit, never a client's fault.
     #[error("item {key} cannot be read: {message}")]
     Corrupt { key: String, message: String },
+    /// A request this code cannot build: a bug, never a client's fault.
+    #[error("a DynamoDB request cannot be built: {0}")]
+    Build(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,9 +166,14 @@ struct ClosedHoldItem {
 
 type Item = HashMap<String, AttributeValue>;
 
-fn encode<T: Serialize>(value: &T) -> Item {
-    // Our item types are plain structs of strings and numbers: encoding cannot fail.
-    serde_dynamo::to_item(value).expect("item types encode")
+/// Our item types are plain structs of strings, numbers and maps: encoding fails only on a bug.
+fn encode<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Build(e.to_string()))
+}
+
+/// A builder's result (it fails only when a required field is missing: a bug).
+fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Build(e.to_string()))
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreError> {
@@ -260,29 +268,24 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), WriteError> {
         let pk = user_pk(&change.account.user_id);
-        let mut items = self.change_items(rev, change, now);
-        let idem_index = idempotency.map(|(key, record)| {
+        let mut items = self.change_items(rev, change, now)?;
+        let mut idem_index = None;
+        if let Some((key, record)) = idempotency {
             let item = encode(&IdempotencyItem {
                 pk: pk.clone(),
                 sk: format!("{IDEM_PREFIX}{key}"),
                 record: record.clone(),
-            });
-            items.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            // An expired record may still be there: TTL deletion is lazy.
-                            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
-                            .expression_attribute_values(":now", n(now.timestamp()))
-                            .build()
-                            .expect("table, item and condition are set"),
-                    )
-                    .build(),
-            );
-            items.len() - 1
-        });
+            })?;
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                // An expired record may still be there: TTL deletion is lazy.
+                .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .build();
+            items.push(TransactWriteItem::builder().put(built(put)?).build());
+            idem_index = Some(items.len() - 1);
+        }
         let result = self
             .client
             .transact_write_items()
@@ -296,17 +299,13 @@ impl Store {
     }
 
     /// A put of an item that must not exist yet.
-    fn put_new(&self, item: &impl Serialize) -> TransactWriteItem {
-        TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(encode(item)))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .build()
-                    .expect("table, item and condition are set"),
-            )
-            .build()
+    fn put_new(&self, item: &impl Serialize) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode(item)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build();
+        Ok(TransactWriteItem::builder().put(built(put)?).build())
     }
 
     /// The account's write, its new ledger entries and the holds it closed: the part of every
@@ -316,24 +315,24 @@ impl Store {
         rev: Option<u64>,
         change: &Change,
         now: DateTime<Utc>,
-    ) -> Vec<TransactWriteItem> {
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let pk = user_pk(&change.account.user_id);
-        let mut items = vec![self.account_write(&pk, rev, change, now)];
+        let mut items = vec![self.account_write(&pk, rev, change, now)?];
         for entry in &change.entries {
             items.push(self.put_new(&EntryItem {
                 pk: pk.clone(),
                 sk: tx_sk(entry.seq),
                 entry: entry.clone(),
-            }));
+            })?);
         }
         for hold in &change.closed_holds {
             items.push(self.put_new(&ClosedHoldItem {
                 pk: pk.clone(),
                 sk: format!("{HOLD_PREFIX}{}", hold.hold_id),
                 hold: hold.clone(),
-            }));
+            })?);
         }
-        items
+        Ok(items)
     }
 
     fn account_write(
@@ -342,63 +341,53 @@ impl Store {
         rev: Option<u64>,
         change: &Change,
         now: DateTime<Utc>,
-    ) -> TransactWriteItem {
+    ) -> Result<TransactWriteItem, StoreError> {
         let a = &change.account;
-        match rev {
-            None => TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(encode(&AccountItem {
-                            pk: pk.to_owned(),
-                            sk: ACCOUNT_SK.into(),
-                            account: a.clone(),
-                            rev: 1,
-                            updated_at: now,
-                        })))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .expect("table, item and condition are set"),
-                )
-                .build(),
-            // SET only the fields the rules own: attributes other features keep on the account
-            // item (a Stripe customer link, say) are left alone.
-            Some(rev) => TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(self.key(pk.to_owned(), ACCOUNT_SK.into())))
-                        .update_expression(
-                            "SET #plan = :plan, #period = :period, monthly = :monthly, \
-                             purchased = :purchased, held = :held, holds = :holds, seq = :seq, \
-                             rev = :next, updated_at = :now, migrated_to = :migrated",
-                        )
-                        .condition_expression("rev = :rev")
-                        .expression_attribute_names("#plan", "plan")
-                        .expression_attribute_names("#period", "period")
-                        .expression_attribute_values(":plan", s(a.plan.id()))
-                        .expression_attribute_values(":period", s(a.period.to_string()))
-                        .expression_attribute_values(":monthly", n(a.monthly))
-                        .expression_attribute_values(":purchased", n(a.purchased))
-                        .expression_attribute_values(":held", n(a.held))
-                        .expression_attribute_values(
-                            ":holds",
-                            serde_dynamo::to_attribute_value(&a.holds)
-                                .expect("holds encode as a map"),
-                        )
-                        .expression_attribute_values(":seq", n(a.seq))
-                        .expression_attribute_values(
-                            ":migrated",
-                            a.migrated_to.as_ref().map_or(AttributeValue::Null(true), s),
-                        )
-                        .expression_attribute_values(":next", n(rev + 1))
-                        .expression_attribute_values(":rev", n(rev))
-                        .expression_attribute_values(":now", s(now.to_rfc3339()))
-                        .build()
-                        .expect("table, key and expression are set"),
-                )
-                .build(),
-        }
+        let Some(rev) = rev else {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(encode(&AccountItem {
+                    pk: pk.to_owned(),
+                    sk: ACCOUNT_SK.into(),
+                    account: a.clone(),
+                    rev: 1,
+                    updated_at: now,
+                })?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build();
+            return Ok(TransactWriteItem::builder().put(built(put)?).build());
+        };
+        let holds = serde_dynamo::to_attribute_value(&a.holds)
+            .map_err(|e| StoreError::Build(e.to_string()))?;
+        // SET only the fields the rules own: attributes other features keep on the account
+        // item (a Stripe customer link, say) are left alone.
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.key(pk.to_owned(), ACCOUNT_SK.into())))
+            .update_expression(
+                "SET #plan = :plan, #period = :period, monthly = :monthly, \
+                 purchased = :purchased, held = :held, holds = :holds, seq = :seq, \
+                 rev = :next, updated_at = :now, migrated_to = :migrated",
+            )
+            .condition_expression("rev = :rev")
+            .expression_attribute_names("#plan", "plan")
+            .expression_attribute_names("#period", "period")
+            .expression_attribute_values(":plan", s(a.plan.id()))
+            .expression_attribute_values(":period", s(a.period.to_string()))
+            .expression_attribute_values(":monthly", n(a.monthly))
+            .expression_attribute_values(":purchased", n(a.purchased))
+            .expression_attribute_values(":held", n(a.held))
+            .expression_attribute_values(":holds", holds)
+            .expression_attribute_values(":seq", n(a.seq))
+            .expression_attribute_values(
+                ":migrated",
+                a.migrated_to.as_ref().map_or(AttributeValue::Null(true), s),
+            )
+            .expression_attribute_values(":next", n(rev + 1))
+            .expression_attribute_values(":rev", n(rev))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .build();
+        Ok(TransactWriteItem::builder().update(built(update)?).build())
     }
 
     /// Ledger entries newest first, `limit` of them, older than `before` when given.

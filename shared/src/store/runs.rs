@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::{
-    ACCOUNT_SK, AccountItem, Item, PK, SK, Store, StoreError, Stored, decode, encode, s,
+    ACCOUNT_SK, AccountItem, Item, PK, SK, Store, StoreError, Stored, built, decode, encode, s,
     unavailable,
 };
 use crate::period::Period;
@@ -46,7 +46,7 @@ struct CheckpointItem {
     checkpoint: Checkpoint,
 }
 
-fn checkpoint_item(cp: &Checkpoint) -> Item {
+fn checkpoint_item(cp: &Checkpoint) -> Result<Item, StoreError> {
     encode(&CheckpointItem {
         pk: run_pk(cp.period),
         sk: segment_sk(&cp.run_id, cp.segment),
@@ -113,23 +113,21 @@ impl Store {
         checkpoints: &[Checkpoint],
     ) -> Result<bool, StoreError> {
         let put = |item: Item| {
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .expect("table, item and condition are set"),
-                )
-                .build()
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build();
+            built(put).map(|p| TransactWriteItem::builder().put(p).build())
         };
         let mut items = vec![put(encode(&RunItem {
             pk: run_pk(run.period),
             sk: run_sk(&run.run_id),
             run: run.clone(),
-        }))];
-        items.extend(checkpoints.iter().map(|cp| put(checkpoint_item(cp))));
+        })?)?];
+        for cp in checkpoints {
+            items.push(put(checkpoint_item(cp)?)?);
+        }
         match self
             .client
             .transact_write_items()
@@ -218,7 +216,7 @@ impl Store {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(checkpoint_item(cp)))
+            .set_item(Some(checkpoint_item(cp)?))
             .condition_expression("rev = :rev")
             .expression_attribute_values(":rev", AttributeValue::N(expected.to_string()))
             .send()
@@ -246,7 +244,7 @@ impl Store {
                 pk: run_pk(run.period),
                 sk: run_sk(&run.run_id),
                 run: run.clone(),
-            })))
+            })?))
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(finished_at)")
             .send()
             .await;
@@ -292,13 +290,13 @@ impl Store {
                 account: change.account.clone(),
                 rev: 1,
                 updated_at: now,
-            }));
+            })?);
             for entry in &change.entries {
                 items.push(encode(&super::EntryItem {
                     pk: pk.clone(),
                     sk: super::tx_sk(entry.seq),
                     entry: entry.clone(),
-                }));
+                })?);
             }
         }
         for chunk in items.chunks(25) {

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Item, SK, Store, StoreError, decode, encode, s, unavailable, user_pk};
+use super::{Item, SK, Store, StoreError, built, decode, encode, s, unavailable, user_pk};
 use crate::account::UserId;
 use crate::plan::{Credits, Plan};
 use crate::rules::Change;
@@ -142,7 +142,7 @@ fn payment_pk(id: &str) -> String {
     format!("STRIPE#PAYMENT#{id}")
 }
 
-fn keyed<T: Serialize>(pk: String, sk: String, value: T) -> Item {
+fn keyed<T: Serialize>(pk: String, sk: String, value: T) -> Result<Item, StoreError> {
     encode(&Keyed { pk, sk, value })
 }
 
@@ -230,39 +230,30 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StripeWriteError> {
         let put = |item: Item, condition: Option<&str>| {
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .set_condition_expression(condition.map(str::to_owned))
-                        .build()
-                        .expect("table and item are set"),
-                )
-                .build()
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .set_condition_expression(condition.map(str::to_owned))
+                .build();
+            built(put).map(|p| TransactWriteItem::builder().put(p).build())
         };
         let mut items = Vec::new();
-        let event_index = w.event.as_ref().map(|e| {
-            items.push(put(
-                keyed(event_pk(&e.event_id), "EVENT".into(), e),
-                Some("attribute_not_exists(pk)"),
-            ));
-            0
-        });
+        let mut event_index = None;
+        if let Some(e) = &w.event {
+            let record = keyed(event_pk(&e.event_id), "EVENT".into(), e)?;
+            items.push(put(record, Some("attribute_not_exists(pk)"))?);
+            event_index = Some(0);
+        }
         if let Some((rev, change)) = w.account {
-            items.extend(self.change_items(rev, change, now));
+            items.extend(self.change_items(rev, change, now)?);
             let pk = user_pk(&change.account.user_id);
             if let Some(sub) = &w.subscription {
-                items.push(put(
-                    keyed(pk.clone(), format!("{SUB_PREFIX}{}", sub.subscription), sub),
-                    None,
-                ));
+                let sk = format!("{SUB_PREFIX}{}", sub.subscription);
+                items.push(put(keyed(pk.clone(), sk, sub)?, None)?);
             }
             if let Some(p) = &w.purchase {
-                items.push(put(
-                    keyed(pk.clone(), format!("{PURCHASE_PREFIX}{}", p.key), p),
-                    None,
-                ));
+                let sk = format!("{PURCHASE_PREFIX}{}", p.key);
+                items.push(put(keyed(pk.clone(), sk, p)?, None)?);
             }
         }
         for (pk, link) in [
@@ -272,19 +263,13 @@ impl Store {
         .into_iter()
         .filter_map(|(l, f)| l.map(|(id, user)| (f(id), user)))
         {
-            items.push(put(
-                keyed(
-                    pk,
-                    "LINK".into(),
-                    Link {
-                        user_id: link.clone(),
-                    },
-                ),
-                None,
-            ));
+            let link = Link {
+                user_id: link.clone(),
+            };
+            items.push(put(keyed(pk, "LINK".into(), link)?, None)?);
         }
         if let Some(r) = &w.rejected {
-            items.push(put(keyed(REJECTED_PK.into(), r.session.clone(), r), None));
+            items.push(put(keyed(REJECTED_PK.into(), r.session.clone(), r)?, None)?);
         }
         if items.is_empty() {
             return Ok(());
