@@ -179,3 +179,23 @@ impl Stack {
         .await
     }
 }
+
+/// The start of last month (UTC): when accounts due for the monthly reset were opened.
+pub fn last_month() -> chrono::DateTime<chrono::Utc> {
+    use credits::period::Period;
+    let this = Period::containing(chrono::Utc::now()).start();
+    Period::containing(this - chrono::Duration::days(1)).start()
+}
+
+/// Opens `users` as new accounts of last month (each with its grant), due for the reset.
+pub async fn seed_last_month(
+    app: &App,
+    users: impl IntoIterator<Item = credits::account::UserId>,
+) -> Result<(), credits::store::StoreError> {
+    let at = last_month();
+    let changes: Vec<_> = users
+        .into_iter()
+        .map(|u| credits::rules::touch(None, &u, at))
+        .collect();
+    app.service.store().seed(&changes, at).await
+}

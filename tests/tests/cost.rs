@@ -141,29 +141,12 @@ async fn a_reset_costs_one_write_per_account() {
 
     use chrono::Utc;
     use credits::account::UserId;
-    use credits::period::Period;
     use credits::reset::{ResetJob, ResetSettings};
-    use credits::rules;
 
     let (app, probe) = probed("cost-reset").await;
     let accounts = 250;
-    let last_month =
-        Period::containing(Period::containing(Utc::now()).start() - chrono::Duration::days(1))
-            .start();
-    let changes: Vec<_> = (0..accounts)
-        .map(|i| {
-            rules::touch(
-                None,
-                &UserId::parse(format!("r{i:04}")).unwrap(),
-                last_month,
-            )
-        })
-        .collect();
-    app.service
-        .store()
-        .seed(&changes, last_month)
-        .await
-        .unwrap();
+    let users = (0..accounts).map(|i| UserId::parse(format!("r{i:04}")).unwrap());
+    credits_e2e::seed_last_month(&app, users).await.unwrap();
     let job = ResetJob::new(
         app.service.clone(),
         ResetSettings {

@@ -233,18 +233,10 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
     let proxy = proxy().await;
     let app = app_through(&proxy, "fault-reset", 2).await;
     let now = Utc::now();
-    let last_month =
-        Period::containing(Period::containing(now).start() - chrono::Duration::days(1)).start();
     let users: Vec<UserId> = (0..30)
         .map(|i| UserId::parse(format!("r-{i:02}")).unwrap())
         .collect();
-    let changes: Vec<_> = users
-        .iter()
-        .map(|u| credits::rules::touch(None, u, last_month))
-        .collect();
-    app.service
-        .store()
-        .seed(&changes, last_month)
+    credits_e2e::seed_last_month(&app, users.clone())
         .await
         .unwrap();
 
