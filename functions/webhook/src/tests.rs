@@ -619,6 +619,61 @@ async fn an_unattributable_event_is_retried_until_its_link_arrives() {
     assert_eq!(state(&app, "dee").await.0, Plan::ProMonthly);
 }
 
+/// Found by the `webhook_signed` fuzz target: a verified subscription event with neither
+/// `metadata.user_id` nor a customer was answered 503 (retry) for ever. Now `ignored`, nothing
+/// written; a paid checkout with neither is ignored too.
+#[tokio::test]
+async fn an_event_naming_neither_user_nor_customer_is_ignored_not_retried() {
+    let app = isolated_app("wh-noone").await;
+    let mut sub = subscription(
+        DAHLIA,
+        "sub_n",
+        "cus_n",
+        Some("nobody"),
+        "active",
+        "price_pro_monthly",
+    );
+    sub.as_object_mut().unwrap().remove("customer");
+    sub["maedtata"] = sub["metadata"].take();
+    let body = event(
+        DAHLIA,
+        "evt_noone",
+        "customer.subscription.updated",
+        now(),
+        sub,
+    );
+    expect(&app, &body, "ignored").await;
+    let mut buy = checkout_payment(DAHLIA, "nobody", "price_credits_100", "pi_n", 999);
+    buy["customer"] = Value::Null;
+    buy["metadata"] = json!({"price_id": "price_credits_100"});
+    buy["client_reference_id"] = Value::Null;
+    let body = event(
+        DAHLIA,
+        "evt_noone_buy",
+        "checkout.session.completed",
+        now(),
+        buy,
+    );
+    expect(&app, &body, "ignored").await;
+    let nobody = UserId::parse("nobody").unwrap();
+    assert!(
+        app.service
+            .store()
+            .account(&nobody)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        app.service
+            .store()
+            .stripe_event("evt_noone")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 #[tokio::test]
 async fn lifetime_is_bought_survives_subscription_events_and_a_full_refund_ends_it() {
     for version in [DAHLIA, BASIL] {

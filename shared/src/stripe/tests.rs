@@ -228,7 +228,7 @@ fn events_map_to_commands() {
     ));
     let e = command(&envelope(
         "customer.subscription.deleted",
-        json!({"id": "sub_1", "status": "canceled", "plan": {"id": "price_x"}}),
+        json!({"id": "sub_1", "customer": "cus_1", "status": "canceled", "plan": {"id": "price_x"}}),
     ))
     .unwrap();
     let Command::Subscription(sub) = e.command else {
@@ -257,6 +257,47 @@ fn events_map_to_commands() {
             .command,
         Command::Ignore(_)
     ));
+}
+
+/// Found by the `webhook_signed` fuzz target: a subscription (or a paid checkout) with neither
+/// `metadata.user_id` nor a customer was answered 503 "retry", forever, since no customer link
+/// can ever arrive for it. It is ignored; one with a customer still waits for the link.
+#[test]
+fn an_event_naming_neither_user_nor_customer_is_ignored() {
+    for (kind, object) in [
+        (
+            "customer.subscription.updated",
+            json!({"id": "sub_1", "status": "active", "maedtata": {"user_id": "bob"},
+                   "items": {"data": [{"price": {"id": "price_pro_monthly"}}]}}),
+        ),
+        (
+            "customer.subscription.deleted",
+            json!({"id": "sub_1", "status": "canceled"}),
+        ),
+        (
+            "checkout.session.completed",
+            json!({"id": "cs_1", "mode": "payment", "payment_status": "paid", "customer": null,
+                   "metadata": {"price_id": "price_credits_100"}, "payment_intent": "pi_1"}),
+        ),
+    ] {
+        let e = command(&envelope(kind, object)).unwrap();
+        assert_eq!(e.command, Command::Ignore(NEVER_ATTRIBUTABLE), "{kind}");
+    }
+    let e = command(&envelope(
+        "customer.subscription.updated",
+        json!({"id": "sub_1", "customer": {"id": "cus_1"}, "status": "active"}),
+    ))
+    .unwrap();
+    assert!(
+        matches!(&e.command, Command::Subscription(s) if s.customer.as_deref() == Some("cus_1") && s.user.is_none()),
+        "{e:?}"
+    );
+    let e = command(&envelope(
+        "checkout.session.completed",
+        json!({"id": "cs_1", "mode": "payment", "payment_status": "paid", "customer": "cus_1"}),
+    ))
+    .unwrap();
+    assert!(matches!(e.command, Command::Buy(_)), "{e:?}");
 }
 
 #[test]
