@@ -5,17 +5,11 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use credits::account::UserId;
-use credits::period::Period;
 use credits::reset::{ResetJob, ResetSettings};
-use credits::rules::{self, Change};
 
 use crate::Error;
-
-fn last_month() -> DateTime<Utc> {
-    Period::containing(Period::containing(Utc::now()).start() - chrono::Duration::days(1)).start()
-}
 
 /// The emulator's rate for a TransactWriteItems of three new items (a reset writes the account
 /// and two entries: expire and grant).
@@ -54,14 +48,10 @@ pub async fn run(n: usize, segment_counts: &[u32]) -> Result<(), Error> {
     for &segments in segment_counts {
         let (app, probe, sdk) = crate::probed_app(&format!("bench-reset-{segments}")).await;
         let client = aws_sdk_dynamodb::Client::new(&sdk);
-        let at = last_month();
-        let changes: Vec<Change> = (0..n)
-            .map(|i| -> Result<Change, Error> {
-                let user = UserId::parse(format!("r{segments}-{i:06}"))?;
-                Ok(rules::touch(None, &user, at))
-            })
-            .collect::<Result<_, _>>()?;
-        app.service.store().seed(&changes, at).await?;
+        let users = (0..n)
+            .map(|i| UserId::parse(format!("r{segments}-{i:06}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        credits_e2e::seed_last_month(&app, users).await?;
         let raw = raw_rate(&client, &app.config.table).await?;
         let job = ResetJob::new(
             app.service.clone(),
