@@ -45,6 +45,8 @@ struct State {
     standing: Option<Fault>,
     /// The operation of every request seen, in order.
     seen: Vec<String>,
+    /// Time spent waiting on the store for forwarded requests, in all.
+    upstream: Duration,
 }
 
 /// The proxy; it serves until dropped.
@@ -113,6 +115,12 @@ impl FaultProxy {
         self.with(|s| s.seen.iter().filter(|o| *o == operation).count())
     }
 
+    /// The time the store took on the requests forwarded since the last call (from the
+    /// request in full to the response in full), and forgets it.
+    pub fn take_upstream_time(&self) -> Duration {
+        self.with(|s| std::mem::take(&mut s.upstream))
+    }
+
     /// Every operation seen, in order, and forgets them.
     pub fn take_seen(&self) -> Vec<String> {
         self.with(|s| std::mem::take(&mut s.seen))
@@ -164,13 +172,19 @@ async fn relay(
     }
     let forward = forward.body(Full::new(body)).map_err(boxed)?;
     // In its own task: the store gets the request even when the client has given up meanwhile.
+    let timing = state.clone();
     let sent = tokio::spawn(async move {
         if let Fault::Delay(d) = fault {
             tokio::time::sleep(d).await;
         }
+        let start = std::time::Instant::now();
         let response = client.request(forward).await.map_err(boxed)?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await.map_err(boxed)?.to_bytes();
+        timing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .upstream += start.elapsed();
         Ok::<_, BoxError>(Response::from_parts(parts, Full::new(body)))
     });
     let response = sent.await.map_err(boxed)??;
