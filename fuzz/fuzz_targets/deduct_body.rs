@@ -4,11 +4,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let ([user, key], body) = credits_fuzz::split(data);
-    let mut call = credits_fuzz::call("POST", "/credits/deduct", user).body(body);
-    if !key.is_empty() {
-        call = call.header("idempotency-key", &credits_fuzz::text(key));
-    }
-    credits_fuzz::api(&call);
-});
+fuzz_target!(|data: &[u8]| credits_fuzz::keyed_post("/credits/deduct", data));

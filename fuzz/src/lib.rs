@@ -72,9 +72,20 @@ pub fn text(bytes: &[u8]) -> String {
 /// Percent-encodes every byte but RFC 3986's unreserved ones: a path segment as a client sends
 /// it (API Gateway hands the function the decoded segment as the path parameter).
 pub fn encode_segment(bytes: &[u8]) -> String {
+    percent_encode(bytes, b"-._~")
+}
+
+/// A query string as it can reach API Gateway: the characters a URI's query may hold kept as
+/// they are (`%` too, so broken escapes stay possible), every other byte percent-encoded.
+pub fn encode_query(bytes: &[u8]) -> String {
+    percent_encode(bytes, b"-._~!$&'()*+,;=:@/?%")
+}
+
+/// Every byte percent-encoded but ASCII letters, digits and `keep`.
+fn percent_encode(bytes: &[u8], keep: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -83,18 +94,14 @@ pub fn encode_segment(bytes: &[u8]) -> String {
     out
 }
 
-/// A query string as it can reach API Gateway: the characters a URI's query may hold kept as
-/// they are (`%` too, so broken escapes stay possible), every other byte percent-encoded.
-pub fn encode_query(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+/// `POST path` with the input's `user\nkey\nbody` (an empty key sends no `Idempotency-Key`).
+pub fn keyed_post(path: &str, data: &[u8]) {
+    let ([user, key], body) = split(data);
+    let mut call = call("POST", path, user).body(body);
+    if !key.is_empty() {
+        call = call.header("idempotency-key", &text(key));
     }
-    out
+    api(&call);
 }
 
 /// A call by `user` (no claims when empty).

@@ -403,7 +403,10 @@ mod tests {
         // It used the budget (the next pause would not have fitted), not a fixed count.
         let spent = started.elapsed();
         assert!(spent < RETRY_BUDGET, "{spent:?}");
-        assert!(spent > RETRY_BUDGET - Duration::from_millis(1024), "{spent:?}");
+        assert!(
+            spent > RETRY_BUDGET - Duration::from_millis(1024),
+            "{spent:?}"
+        );
         assert!(attempts.get() > 8, "{} attempts", attempts.get());
     }
 

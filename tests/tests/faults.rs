@@ -329,25 +329,27 @@ fn purchase_delivery(secret: &str, user: &str, event_id: &str) -> ApiCall {
     .body(body)
 }
 
-#[tokio::test]
-async fn a_lost_webhook_response_then_stripes_retry_grants_the_package_once() {
-    let proxy = proxy().await;
-    let app = app_through(&proxy, "fault-webhook", 1).await;
+/// The webhook's answer to `call` (signed with `whsec_faults`), as status and JSON.
+async fn deliver(app: &App, call: &ApiCall) -> (u16, Value) {
     let hook = webhook::Webhook {
         secret: webhook::SigningSecret::new("whsec_faults"),
         prices: credits::stripe::PriceMap::default(),
     };
-    let deliver = async |call: &ApiCall| {
-        credits::local::response_json(webhook::handle(&app, &hook, call.request()).await)
-    };
+    credits::local::response_json(webhook::handle(app, &hook, call.request()).await)
+}
+
+#[tokio::test]
+async fn a_lost_webhook_response_then_stripes_retry_grants_the_package_once() {
+    let proxy = proxy().await;
+    let app = app_through(&proxy, "fault-webhook", 1).await;
     assert_eq!(answer(&app, &balance("gus")).await.0, 200);
     let delivery = purchase_delivery("whsec_faults", "gus", "evt_lost_1");
 
     proxy.plan("TransactWriteItems", Fault::DropResponse);
-    let (status, body) = deliver(&delivery).await;
+    let (status, body) = deliver(&app, &delivery).await;
     assert!(status >= 500, "Stripe must retry: {status} {body}");
     // Stripe delivers the same event again: applied already, so nothing more is granted.
-    let (status, body) = deliver(&delivery).await;
+    let (status, body) = deliver(&app, &delivery).await;
     assert_eq!(status, 200, "{body}");
     let (balance, _, kinds) = ledger(&app, "gus").await;
     assert_eq!(balance, 105, "{kinds:?}");
@@ -356,11 +358,11 @@ async fn a_lost_webhook_response_then_stripes_retry_grants_the_package_once() {
     // An outage: 5xx so that Stripe retries, nothing written; then the retry applies it.
     proxy.standing(Fault::Reset);
     let second = purchase_delivery("whsec_faults", "gus", "evt_outage_2");
-    let (status, _) = deliver(&second).await;
+    let (status, _) = deliver(&app, &second).await;
     assert!(status >= 500);
     proxy.standing(Fault::Pass);
     assert_eq!(ledger(&app, "gus").await.0, 105);
-    let (status, body) = deliver(&second).await;
+    let (status, body) = deliver(&app, &second).await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")));
     assert_eq!(ledger(&app, "gus").await.0, 205);
 }
@@ -369,19 +371,12 @@ async fn a_lost_webhook_response_then_stripes_retry_grants_the_package_once() {
 async fn a_throttled_webhook_write_is_retried_by_the_sdk_and_a_5xx_only_when_retries_are_spent() {
     let proxy = proxy().await;
     let app = app_through(&proxy, "fault-webhook-throttle", 3).await;
-    let hook = webhook::Webhook {
-        secret: webhook::SigningSecret::new("whsec_faults"),
-        prices: credits::stripe::PriceMap::default(),
-    };
-    let deliver = async |call: &ApiCall| {
-        credits::local::response_json(webhook::handle(&app, &hook, call.request()).await)
-    };
     assert_eq!(answer(&app, &balance("hal")).await.0, 200);
 
     proxy.take_seen();
     proxy.plan("GetItem", Fault::Throttle);
     proxy.plan("TransactWriteItems", Fault::ThroughputExceeded);
-    let (status, body) = deliver(&purchase_delivery("whsec_faults", "hal", "evt_t1")).await;
+    let (status, body) = deliver(&app, &purchase_delivery("whsec_faults", "hal", "evt_t1")).await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")));
     assert_eq!(
         (proxy.seen("GetItem"), proxy.seen("TransactWriteItems")),
@@ -394,12 +389,12 @@ async fn a_throttled_webhook_write_is_retried_by_the_sdk_and_a_5xx_only_when_ret
     proxy.take_seen();
     proxy.standing(Fault::Throttle);
     let second = purchase_delivery("whsec_faults", "hal", "evt_t2");
-    let (status, _) = deliver(&second).await;
+    let (status, _) = deliver(&app, &second).await;
     assert!(status >= 500);
     assert_eq!(proxy.seen("GetItem"), 3, "every attempt was made");
     proxy.standing(Fault::Pass);
     assert_eq!(ledger(&app, "hal").await.0, 105);
-    let (status, body) = deliver(&second).await;
+    let (status, body) = deliver(&app, &second).await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")));
     assert_eq!(ledger(&app, "hal").await.0, 205);
 }
