@@ -83,7 +83,8 @@ async fn runtime_api(rt: Arc<Runtime>, req: Request<Incoming>) -> Response<Full<
 
 struct Run {
     init: Duration,
-    first_event: Duration,
+    /// `None` when no event was handled (initialisation only).
+    first_event: Option<Duration>,
     /// The store's time on the requests of the first event (DynamoDB and SSM).
     store: Duration,
     peak_rss_kb: u64,
@@ -102,13 +103,21 @@ fn peak_rss_kb(pid: u32) -> u64 {
 }
 
 /// The event each binary gets first: the call its users make most.
-fn event_for(bin: &str, i: usize) -> ApiCall {
+/// The webhook's signing secret in these runs.
+const SECRET: &str = "whsec_cold";
+
+/// The first event of a cold start of `bin`: `None` for the reset's binaries, whose first event
+/// fans out through the Lambda API (not here): only their initialisation is measured.
+fn event_for(bin: &str, i: usize) -> Option<ApiCall> {
     let user = format!("cold-{bin}-{i}");
-    match bin {
+    Some(match bin {
         "deduct" => credits_e2e::keyed("POST", "/credits/deduct", &user, "k1", r#"{"amount": 1}"#),
         "status" => ApiCall::new("GET", "/credits/status"),
+        // A v1 package purchase: the flags' first read, then one transaction.
+        "webhook" => credits_e2e::stripe_purchase(SECRET, &user, &format!("evt_{user}")),
+        "monthly-reset" | "admin-reset" => return None,
         _ => ApiCall::new("GET", "/credits/balance").user(&user),
-    }
+    })
 }
 
 /// A function's process under a Runtime API served here.
@@ -161,6 +170,22 @@ impl Function {
         })
     }
 
+    /// Waits for the first `next`: the function is initialised.
+    async fn ready(&mut self) -> Result<Instant, Error> {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(seen) = self.seen.recv().await {
+                match seen {
+                    Seen::Next(t) => return Ok(t),
+                    Seen::Failed(e) => return Err(Error::from(e)),
+                    _ => {}
+                }
+            }
+            Err(Error::from("the runtime API closed"))
+        })
+        .await
+        .map_err(|_| "not initialised within 10 s")?
+    }
+
     /// Hands `call`'s event over; returns when it was served and answered, and the answer.
     async fn handle(
         &mut self,
@@ -205,19 +230,26 @@ impl Function {
 
 async fn once(
     path: &str,
-    call: &ApiCall,
+    call: Option<&ApiCall>,
     env: &[(String, String)],
     proxy: &FaultProxy,
 ) -> Result<Run, Error> {
     proxy.take_upstream_time();
     let mut f = Function::spawn(path, env).await?;
     let start = f.start;
-    let result = f.handle(call).await;
+    let result = match call {
+        Some(call) => f
+            .handle(call)
+            .await
+            .map(|(next, _, answered)| (next, Some(answered))),
+        None => f.ready().await.map(|next| (Some(next), None)),
+    };
     let rss = f.stop().await;
-    let (next, _, answered) = result?;
+    let (next, answered) = result?;
+    let ready = next.or(answered).unwrap_or(start);
     Ok(Run {
-        init: next.map_or(answered, |t| t) - start,
-        first_event: answered - start,
+        init: ready - start,
+        first_event: answered.map(|t| t - start),
         store: proxy.take_upstream_time(),
         peak_rss_kb: rss,
     })
@@ -242,6 +274,9 @@ fn lambda_env(config: &credits::config::Config) -> Vec<(String, String)> {
         ("AWS_LAMBDA_LOG_STREAM_NAME".to_owned(), "bench".to_owned()),
         ("AWS_LAMBDA_LOG_GROUP_NAME".to_owned(), "bench".to_owned()),
         ("AWS_LAMBDA_LOG_FORMAT".to_owned(), "JSON".to_owned()),
+        ("STRIPE_WEBHOOK_SECRET".to_owned(), SECRET.to_owned()),
+        // admin-reset's fan-out target (never invoked here).
+        ("CREDITS_RESET_FUNCTION".to_owned(), "bench".to_owned()),
     ]
 }
 
@@ -275,27 +310,36 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
         let size = std::fs::metadata(&path)?.len();
         let mut done = Vec::new();
         for i in 0..runs {
-            done.push(once(&path, &event_for(&name, i), &env, &proxy).await?);
+            done.push(once(&path, event_for(&name, i).as_ref(), &env, &proxy).await?);
         }
         let init = Summary::new(done.iter().map(|r| r.init).collect());
-        let first = Summary::new(done.iter().map(|r| r.first_event).collect());
-        let store = Summary::new(done.iter().map(|r| r.store).collect());
-        let own = Summary::new(
-            done.iter()
-                .map(|r| r.first_event.saturating_sub(r.store))
-                .collect(),
-        );
         let rss = done.iter().map(|r| r.peak_rss_kb).max().unwrap_or(0);
+        let handled: Vec<&Run> = done.iter().filter(|r| r.first_event.is_some()).collect();
+        let event = if handled.is_empty() {
+            "no event (initialisation only) | |".to_owned()
+        } else {
+            let first = Summary::new(handled.iter().filter_map(|r| r.first_event).collect());
+            let store = Summary::new(handled.iter().map(|r| r.store).collect());
+            let own = Summary::new(
+                handled
+                    .iter()
+                    .filter_map(|r| r.first_event.map(|f| f.saturating_sub(r.store)))
+                    .collect(),
+            );
+            format!(
+                "{} / {} | {} | {} / {}",
+                ms(first.pct(50.0)),
+                ms(first.max()),
+                ms(store.pct(50.0)),
+                ms(own.pct(50.0)),
+                ms(own.max())
+            )
+        };
         println!(
-            "| {name} | {:.2} MB | {} / {} | {} / {} | {} | {} / {} | {:.1} |",
+            "| {name} | {:.2} MB | {} / {} | {event} | {:.1} |",
             size as f64 / 1_048_576.0,
             ms(init.pct(50.0)),
             ms(init.max()),
-            ms(first.pct(50.0)),
-            ms(first.max()),
-            ms(store.pct(50.0)),
-            ms(own.pct(50.0)),
-            ms(own.max()),
             rss as f64 / 1024.0,
         );
     }

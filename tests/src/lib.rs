@@ -199,3 +199,34 @@ pub async fn seed_last_month(
         .collect();
     app.service.store().seed(&changes, at).await
 }
+
+/// A package purchase (v1, purchases on) delivered by Stripe: `checkout.session.completed` in
+/// mode `payment`, signed with `secret`.
+pub fn stripe_purchase(secret: &str, user: &str, event_id: &str) -> ApiCall {
+    let mut session: Value = serde_json::from_str(include_str!(
+        "../../functions/webhook/tests/fixtures/2026-07-29.dahlia/checkout.session.json"
+    ))
+    .expect("Stripe's example checkout session parses");
+    session["id"] = serde_json::json!(format!("cs_{event_id}"));
+    session["mode"] = serde_json::json!("payment");
+    session["status"] = serde_json::json!("complete");
+    session["payment_status"] = serde_json::json!("paid");
+    session["metadata"] = serde_json::json!({"user_id": user, "price_id": "price_credits_100"});
+    session["payment_intent"] = serde_json::json!(format!("pi_{event_id}"));
+    session["amount_total"] = serde_json::json!(1000);
+    let body = serde_json::json!({
+        "id": event_id, "object": "event", "api_version": "2026-07-29.dahlia",
+        "created": chrono::Utc::now().timestamp(), "livemode": false, "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null},
+        "type": "checkout.session.completed", "data": {"object": session}
+    })
+    .to_string();
+    let signature = webhook::sign(secret, chrono::Utc::now().timestamp(), &body);
+    ApiCall {
+        route_key: "$default".into(),
+        ..ApiCall::new("POST", "/")
+    }
+    .header("content-type", "application/json")
+    .header("stripe-signature", &signature)
+    .body(body)
+}

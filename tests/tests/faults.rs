@@ -298,37 +298,6 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
     }
 }
 
-/// A package purchase (v1, purchases on) delivered by Stripe: `checkout.session.completed` in
-/// mode `payment`, signed with `secret`.
-fn purchase_delivery(secret: &str, user: &str, event_id: &str) -> ApiCall {
-    let mut session: Value = serde_json::from_str(include_str!(
-        "../../functions/webhook/tests/fixtures/2026-07-29.dahlia/checkout.session.json"
-    ))
-    .unwrap();
-    session["id"] = serde_json::json!(format!("cs_{event_id}"));
-    session["mode"] = serde_json::json!("payment");
-    session["status"] = serde_json::json!("complete");
-    session["payment_status"] = serde_json::json!("paid");
-    session["metadata"] = serde_json::json!({"user_id": user, "price_id": "price_credits_100"});
-    session["payment_intent"] = serde_json::json!(format!("pi_{event_id}"));
-    session["amount_total"] = serde_json::json!(1000);
-    let body = serde_json::json!({
-        "id": event_id, "object": "event", "api_version": "2026-07-29.dahlia",
-        "created": Utc::now().timestamp(), "livemode": false, "pending_webhooks": 1,
-        "request": {"id": null, "idempotency_key": null},
-        "type": "checkout.session.completed", "data": {"object": session}
-    })
-    .to_string();
-    let signature = webhook::sign(secret, Utc::now().timestamp(), &body);
-    ApiCall {
-        route_key: "$default".into(),
-        ..ApiCall::new("POST", "/")
-    }
-    .header("content-type", "application/json")
-    .header("stripe-signature", &signature)
-    .body(body)
-}
-
 /// The webhook's answer to `call` (signed with `whsec_faults`), as status and JSON.
 async fn deliver(app: &App, call: &ApiCall) -> (u16, Value) {
     let hook = webhook::Webhook {
@@ -343,7 +312,7 @@ async fn a_lost_webhook_response_then_stripes_retry_grants_the_package_once() {
     let proxy = proxy().await;
     let app = app_through(&proxy, "fault-webhook", 1).await;
     assert_eq!(answer(&app, &balance("gus")).await.0, 200);
-    let delivery = purchase_delivery("whsec_faults", "gus", "evt_lost_1");
+    let delivery = credits_e2e::stripe_purchase("whsec_faults", "gus", "evt_lost_1");
 
     proxy.plan("TransactWriteItems", Fault::DropResponse);
     let (status, body) = deliver(&app, &delivery).await;
@@ -357,7 +326,7 @@ async fn a_lost_webhook_response_then_stripes_retry_grants_the_package_once() {
 
     // An outage: 5xx so that Stripe retries, nothing written; then the retry applies it.
     proxy.standing(Fault::Reset);
-    let second = purchase_delivery("whsec_faults", "gus", "evt_outage_2");
+    let second = credits_e2e::stripe_purchase("whsec_faults", "gus", "evt_outage_2");
     let (status, _) = deliver(&app, &second).await;
     assert!(status >= 500);
     proxy.standing(Fault::Pass);
@@ -376,7 +345,11 @@ async fn a_throttled_webhook_write_is_retried_by_the_sdk_and_a_5xx_only_when_ret
     proxy.take_seen();
     proxy.plan("GetItem", Fault::Throttle);
     proxy.plan("TransactWriteItems", Fault::ThroughputExceeded);
-    let (status, body) = deliver(&app, &purchase_delivery("whsec_faults", "hal", "evt_t1")).await;
+    let (status, body) = deliver(
+        &app,
+        &credits_e2e::stripe_purchase("whsec_faults", "hal", "evt_t1"),
+    )
+    .await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")));
     assert_eq!(
         (proxy.seen("GetItem"), proxy.seen("TransactWriteItems")),
@@ -388,7 +361,7 @@ async fn a_throttled_webhook_write_is_retried_by_the_sdk_and_a_5xx_only_when_ret
     // Throttled throughout: 5xx after every attempt, so Stripe redelivers; nothing written.
     proxy.take_seen();
     proxy.standing(Fault::Throttle);
-    let second = purchase_delivery("whsec_faults", "hal", "evt_t2");
+    let second = credits_e2e::stripe_purchase("whsec_faults", "hal", "evt_t2");
     let (status, _) = deliver(&app, &second).await;
     assert!(status >= 500);
     assert_eq!(proxy.seen("GetItem"), 3, "every attempt was made");
