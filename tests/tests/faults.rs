@@ -158,15 +158,21 @@ async fn a_store_outage_is_a_503_that_writes_nothing_and_passes_by_itself() {
     assert_eq!((r.0, &r.2["balance"]), (200, &Value::from(4)));
 }
 
+/// The next GetItem is throttled and the next transaction meets throughput exceeded, both
+/// answered by the proxy without reaching the store; forgets what it saw so far.
+fn throttle_the_next_read_and_write(proxy: &FaultProxy) {
+    proxy.take_seen();
+    proxy.plan("GetItem", Fault::Throttle);
+    proxy.plan("TransactWriteItems", Fault::ThroughputExceeded);
+}
+
 #[tokio::test]
 async fn throttling_is_retried_by_the_sdk_and_a_503_only_when_retries_are_spent() {
     let proxy = proxy().await;
     let app = app_through(&proxy, "fault-throttle", 3).await;
     assert_eq!(answer(&app, &balance("ed")).await.0, 200);
 
-    proxy.take_seen();
-    proxy.plan("GetItem", Fault::Throttle);
-    proxy.plan("TransactWriteItems", Fault::ThroughputExceeded);
+    throttle_the_next_read_and_write(&proxy);
     let r = answer(&app, &deduct("ed", "k1", 1)).await;
     assert_eq!(r.0, 200, "{r:?}");
     assert_eq!(
@@ -342,9 +348,7 @@ async fn a_throttled_webhook_write_is_retried_by_the_sdk_and_a_5xx_only_when_ret
     let app = app_through(&proxy, "fault-webhook-throttle", 3).await;
     assert_eq!(answer(&app, &balance("hal")).await.0, 200);
 
-    proxy.take_seen();
-    proxy.plan("GetItem", Fault::Throttle);
-    proxy.plan("TransactWriteItems", Fault::ThroughputExceeded);
+    throttle_the_next_read_and_write(&proxy);
     let (status, body) = deliver(
         &app,
         &credits_e2e::stripe_purchase("whsec_faults", "hal", "evt_t1"),
