@@ -335,27 +335,15 @@ pub fn migrate(current: &Account, to: &str, now: DateTime<Utc>) -> Option<Change
 pub fn restore(current: &Account, backup: &Account, cause: &str, now: DateTime<Utc>) -> Change {
     let mut draft = Draft::start(Some(current), &current.user_id, now);
     draft.account.plan = backup.plan;
-    if draft.account.period == backup.period {
-        let diff = backup.monthly - draft.account.monthly;
-        if diff != 0 {
-            draft.push(
-                EntryKind::Adjust,
-                Bucket::Monthly,
-                diff,
-                cause,
-                Some("restore"),
-            );
+    let same_period = draft.account.period == backup.period;
+    for (bucket, to, was) in [
+        (Bucket::Monthly, backup.monthly, draft.account.monthly),
+        (Bucket::Purchased, backup.purchased, draft.account.purchased),
+    ] {
+        let diff = to - was;
+        if diff != 0 && (bucket == Bucket::Purchased || same_period) {
+            draft.push(EntryKind::Adjust, bucket, diff, cause, Some("restore"));
         }
-    }
-    let diff = backup.purchased - draft.account.purchased;
-    if diff != 0 {
-        draft.push(
-            EntryKind::Adjust,
-            Bucket::Purchased,
-            diff,
-            cause,
-            Some("restore"),
-        );
     }
     draft.account.migrated_to = backup.migrated_to.clone();
     draft.dirty = draft.account.plan != current.plan

@@ -437,10 +437,11 @@ impl Store {
     }
 }
 
-/// Tells a lost race (retry) from a taken idempotency key (replay) from a real fault.
+/// Tells a lost race (retry) from a taken once-only record at `once_index` (an idempotency key:
+/// replay; a Stripe event's record: duplicate) from a real fault.
 fn classify_cancellation<R: std::fmt::Debug>(
     e: SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
-    idem_index: Option<usize>,
+    once_index: Option<usize>,
 ) -> WriteError {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
     if let Some(E::TransactionCanceledException(cancel)) = e.as_service_error() {
@@ -450,7 +451,7 @@ fn classify_cancellation<R: std::fmt::Debug>(
             .map(|r| r.code().unwrap_or("None"))
             .collect();
         let failed = |i: usize| codes.get(i).is_some_and(|c| *c == "ConditionalCheckFailed");
-        if idem_index.is_some_and(failed) {
+        if once_index.is_some_and(failed) {
             return WriteError::KeyTaken;
         }
         if codes

@@ -294,27 +294,33 @@ impl CreditService {
             refunded: false,
             event_id: event.id.clone(),
         };
-        let package = match product {
-            Some(Product::Package(p)) => p,
+        // Lifetime changes the plan (the largest of it and every subscription); a package adds
+        // purchased credits (v1 only). Either way: the account, the payment's link and the
+        // purchase written with the event's record.
+        let (stored, change, bought) = match product {
             Some(Product::Plan(Plan::Lifetime)) => {
                 let (stored, state) = self.stripe_read(&user).await?;
                 let plan = effective_plan(true, state.subscriptions.iter().map(|s| s.plan));
-                let change = rules::change_plan(
-                    stored.as_ref().map(|s| &s.account),
-                    &user,
-                    plan,
-                    cause,
-                    now,
-                );
-                let w = StripeWrite {
-                    event: Some(record(Outcome::Applied)),
-                    account: Some((stored.as_ref().map(|s| s.rev), &change)),
-                    customer: buy.customer.clone().map(|c| (c, user.clone())),
-                    payment: Some((key.clone(), user.clone())),
-                    purchase: Some(purchase(Plan::Lifetime.id(), 0)),
-                    ..StripeWrite::default()
+                let account = stored.as_ref().map(|s| &s.account);
+                let change = rules::change_plan(account, &user, plan, cause, now);
+                (stored, change, purchase(Plan::Lifetime.id(), 0))
+            }
+            Some(Product::Package(package)) => {
+                let Some(flags) = ctx.flags else {
+                    return Err(Ok(Stop::Fail(StripeError::FlagsUnknown)));
                 };
-                return self.commit(&w, Outcome::Applied, now).await;
+                if !flags.purchases_enabled() {
+                    let w = StripeWrite {
+                        event: Some(record(Outcome::Rejected)),
+                        rejected: Some(rejected(buy, &user, package, event, now)),
+                        ..StripeWrite::default()
+                    };
+                    return self.commit(&w, Outcome::Rejected, now).await;
+                }
+                let stored = self.store().account(&user).await.map_err(fault)?;
+                let account = stored.as_ref().map(|s| &s.account);
+                let change = rules::purchase(account, &user, package, cause, now);
+                (stored, change, purchase(package.id(), package.credits()))
             }
             _ => {
                 tracing::error!(
@@ -329,31 +335,12 @@ impl CreditService {
                 return self.commit(&w, Outcome::Ignored, now).await;
             }
         };
-        let Some(flags) = ctx.flags else {
-            return Err(Ok(Stop::Fail(StripeError::FlagsUnknown)));
-        };
-        if !flags.purchases_enabled() {
-            let w = StripeWrite {
-                event: Some(record(Outcome::Rejected)),
-                rejected: Some(rejected(buy, &user, package, event, now)),
-                ..StripeWrite::default()
-            };
-            return self.commit(&w, Outcome::Rejected, now).await;
-        }
-        let stored = self.store().account(&user).await.map_err(fault)?;
-        let change = rules::purchase(
-            stored.as_ref().map(|s| &s.account),
-            &user,
-            package,
-            cause,
-            now,
-        );
         let w = StripeWrite {
             event: Some(record(Outcome::Applied)),
             account: Some((stored.as_ref().map(|s| s.rev), &change)),
             customer: buy.customer.clone().map(|c| (c, user.clone())),
             payment: Some((key.clone(), user.clone())),
-            purchase: Some(purchase(package.id(), package.credits())),
+            purchase: Some(bought),
             ..StripeWrite::default()
         };
         self.commit(&w, Outcome::Applied, now).await

@@ -142,18 +142,8 @@ impl Store {
     }
 
     pub async fn run(&self, period: Period, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(run_pk(period), run_sk(run_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable("GetItem"))?;
-        out.item
-            .map(|item| decode::<RunItem>(item).map(|i| i.run))
-            .transpose()
+        let item: Option<RunItem> = self.get(run_pk(period), run_sk(run_id)).await?;
+        Ok(item.map(|i| i.run))
     }
 
     /// Every segment's checkpoint of a run, by segment.
@@ -193,18 +183,10 @@ impl Store {
         run_id: &str,
         segment: u32,
     ) -> Result<Option<Checkpoint>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(run_pk(period), segment_sk(run_id, segment))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable("GetItem"))?;
-        out.item
-            .map(|item| decode::<CheckpointItem>(item).map(|i| i.checkpoint))
-            .transpose()
+        let item: Option<CheckpointItem> = self
+            .get(run_pk(period), segment_sk(run_id, segment))
+            .await?;
+        Ok(item.map(|i| i.checkpoint))
     }
 
     /// Saves a checkpoint if nobody else saved one since `cp` was read (its `rev`); bumps `rev`.

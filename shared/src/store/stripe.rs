@@ -13,7 +13,10 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Item, SK, Store, StoreError, built, decode, encode, s, unavailable, user_pk};
+use super::{
+    Item, SK, Store, StoreError, WriteError, built, classify_cancellation, decode, encode, s,
+    unavailable, user_pk,
+};
 use crate::account::UserId;
 use crate::plan::{Credits, Plan};
 use crate::rules::Change;
@@ -280,26 +283,11 @@ impl Store {
             .set_transact_items(Some(items))
             .send()
             .await;
-        let Err(e) = result else { return Ok(()) };
-        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
-        if let Some(E::TransactionCanceledException(cancel)) = e.as_service_error() {
-            let codes: Vec<&str> = cancel
-                .cancellation_reasons()
-                .iter()
-                .map(|r| r.code().unwrap_or("None"))
-                .collect();
-            if event_index.is_some_and(|i| codes.get(i) == Some(&"ConditionalCheckFailed")) {
-                return Err(StripeWriteError::Duplicate);
-            }
-            if codes
-                .iter()
-                .any(|c| *c == "ConditionalCheckFailed" || *c == "TransactionConflict")
-            {
-                return Err(StripeWriteError::Conflict);
-            }
+        match result.map_err(|e| classify_cancellation(e, event_index)) {
+            Ok(_) => Ok(()),
+            Err(WriteError::KeyTaken) => Err(StripeWriteError::Duplicate),
+            Err(WriteError::Conflict) => Err(StripeWriteError::Conflict),
+            Err(WriteError::Store(e)) => Err(StripeWriteError::Store(e)),
         }
-        Err(StripeWriteError::Store(unavailable("TransactWriteItems")(
-            e,
-        )))
     }
 }
