@@ -111,28 +111,17 @@ pub async fn run(target: &Target) -> Result<Vec<Step>, String> {
         ("content-type", "application/json"),
     ];
     let body = r#"{"amount": 1, "reason": "smoke test"}"#;
-    let first = send(
-        &client,
-        "POST",
-        &format!("{base}/credits/deduct"),
-        &headers,
-        body,
-    )
-    .await;
+    let deduct_url = format!("{base}/credits/deduct");
+    // The same request twice: the second must be the first's answer again.
+    let deduct = || send(&client, "POST", &deduct_url, &headers, body);
+    let first = deduct().await;
     let first_body = first.as_ref().ok().map(|(_, b)| b.clone());
     // 402 is a pass too: the smoke user may have spent its credits; the answer's shape is checked.
     steps.push(step("deduct", first, |s, b| {
         (s == 200 && b["deducted"] == 1)
             || (s == 402 && b["error"]["code"] == "insufficient_credits")
     }));
-    let again = send(
-        &client,
-        "POST",
-        &format!("{base}/credits/deduct"),
-        &headers,
-        body,
-    )
-    .await;
+    let again = deduct().await;
     steps.push(step("deduct replay", again, |s, b| {
         s == 402 || (s == 200 && Some(b) == first_body.as_ref())
     }));

@@ -115,6 +115,12 @@ fn charge_refunded(version: &str, pi: &str, amount: i64, refunded: i64) -> Value
     c
 }
 
+/// A `charge.refunded` delivery: `refunded` of `amount` paid through `pi`.
+fn refunded(version: &str, id: &str, created: i64, pi: &str, amount: i64, refunded: i64) -> String {
+    let charge = charge_refunded(version, pi, amount, refunded);
+    event(version, id, "charge.refunded", created, charge)
+}
+
 fn now() -> i64 {
     Utc::now().timestamp()
 }
@@ -707,38 +713,18 @@ async fn lifetime_is_bought_survives_subscription_events_and_a_full_refund_ends_
         .await;
         assert_eq!(state(&app, "lu").await.0, Plan::Lifetime);
         // A partial refund keeps the plan; the full one downgrades to Free, capping monthly.
-        let partial = charge_refunded(version, "pi_life", 29_900, 10_000);
-        expect(
-            &app,
-            &event(version, "evt_r1", "charge.refunded", t + 2, partial),
-            "ignored",
-        )
-        .await;
+        let partial = refunded(version, "evt_r1", t + 2, "pi_life", 29_900, 10_000);
+        expect(&app, &partial, "ignored").await;
         assert_eq!(state(&app, "lu").await.0, Plan::Lifetime);
-        let full = charge_refunded(version, "pi_life", 29_900, 29_900);
-        expect(
-            &app,
-            &event(version, "evt_r2", "charge.refunded", t + 3, full.clone()),
-            "applied",
-        )
-        .await;
+        let full = refunded(version, "evt_r2", t + 3, "pi_life", 29_900, 29_900);
+        expect(&app, &full, "applied").await;
         let (plan, m, _, ledger) = state(&app, "lu").await;
         assert_eq!((plan, m), (Plan::Free, 5), "{version}");
         assert_eq!(ledger.last(), Some(&entry("adjust", -up)));
-        expect(
-            &app,
-            &event(version, "evt_r2", "charge.refunded", t + 3, full),
-            "duplicate",
-        )
-        .await;
+        expect(&app, &full, "duplicate").await;
         // A refund of something this service never sold is ignored.
-        let other = charge_refunded(version, "pi_unknown", 500, 500);
-        expect(
-            &app,
-            &event(version, "evt_r3", "charge.refunded", t + 4, other),
-            "ignored",
-        )
-        .await;
+        let other = refunded(version, "evt_r3", t + 4, "pi_unknown", 500, 500);
+        expect(&app, &other, "ignored").await;
     }
 }
 
@@ -757,13 +743,7 @@ async fn a_v1_package_is_credited_and_refunds_revoke_the_cumulative_share() {
     // 30% refunded: floor(100 * 300 / 1000) = 30.
     expect(
         &app,
-        &event(
-            DAHLIA,
-            "evt_r1",
-            "charge.refunded",
-            t + 1,
-            charge_refunded(DAHLIA, "pi_pkg", 1_000, 300),
-        ),
+        &refunded(DAHLIA, "evt_r1", t + 1, "pi_pkg", 1_000, 300),
         "applied",
     )
     .await;
@@ -771,13 +751,7 @@ async fn a_v1_package_is_credited_and_refunds_revoke_the_cumulative_share() {
     // Cumulative 33.3%: 33 in total, 3 more.
     expect(
         &app,
-        &event(
-            BASIL,
-            "evt_r2",
-            "charge.refunded",
-            t + 2,
-            charge_refunded(BASIL, "pi_pkg", 1_000, 333),
-        ),
+        &refunded(BASIL, "evt_r2", t + 2, "pi_pkg", 1_000, 333),
         "applied",
     )
     .await;
@@ -797,13 +771,7 @@ async fn a_v1_package_is_credited_and_refunds_revoke_the_cumulative_share() {
     assert_eq!(state(&app, "pat").await.2, 7);
     expect(
         &app,
-        &event(
-            DAHLIA,
-            "evt_r3",
-            "charge.refunded",
-            t + 3,
-            charge_refunded(DAHLIA, "pi_pkg", 1_000, 1_000),
-        ),
+        &refunded(DAHLIA, "evt_r3", t + 3, "pi_pkg", 1_000, 1_000),
         "applied",
     )
     .await;
@@ -876,13 +844,7 @@ async fn a_v2_package_purchase_is_rejected_and_listed_for_refund() {
     // Its refund is not a purchase of ours: nothing to revoke.
     expect(
         &app,
-        &event(
-            DAHLIA,
-            "evt_v2r",
-            "charge.refunded",
-            now(),
-            charge_refunded(DAHLIA, "pi_v2", 4_900, 4_900),
-        ),
+        &refunded(DAHLIA, "evt_v2r", now(), "pi_v2", 4_900, 4_900),
         "ignored",
     )
     .await;
@@ -1114,10 +1076,6 @@ async fn each_event_costs_the_fewest_round_trips() {
         let object = checkout_payment(DAHLIA, "eve", price, pi, amount);
         event(DAHLIA, id, "checkout.session.completed", t + 3, object)
     };
-    let refund = |id, pi, amount, refunded| {
-        let object = charge_refunded(DAHLIA, pi, amount, refunded);
-        event(DAHLIA, id, "charge.refunded", t + 5, object)
-    };
     let mut invoice = fixture(DAHLIA, "invoice");
     invoice["customer"] = json!("cus_eve");
     let created = event(
@@ -1172,12 +1130,12 @@ async fn each_event_costs_the_fewest_round_trips() {
         ),
         // The payment's link, the account, its Stripe items.
         (
-            refund("evt_r", "pi_pkg", 1_000, 300),
+            refunded(DAHLIA, "evt_r", t + 5, "pi_pkg", 1_000, 300),
             "applied",
             vec![g, g, q, w(4)],
         ),
         (
-            refund("evt_rl", "pi_life", 9_900, 9_900),
+            refunded(DAHLIA, "evt_rl", t + 5, "pi_life", 9_900, 9_900),
             "applied",
             vec![g, g, q, w(4)],
         ),
