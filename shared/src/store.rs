@@ -286,16 +286,23 @@ impl Store {
             items.push(TransactWriteItem::builder().put(built(put)?).build());
             idem_index = Some(items.len() - 1);
         }
-        let result = self
-            .client
+        self.transact(items, idem_index).await
+    }
+
+    /// Sends one transaction; `once_index` names its once-only record, if any (see
+    /// [`classify_cancellation`]).
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        once_index: Option<usize>,
+    ) -> Result<(), WriteError> {
+        self.client
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => Err(classify_cancellation(e, idem_index)),
-        }
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_cancellation(e, once_index))
     }
 
     /// A put of an item that must not exist yet.

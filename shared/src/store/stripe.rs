@@ -14,8 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Item, SK, Store, StoreError, WriteError, built, classify_cancellation, decode, encode, s,
-    unavailable, user_pk,
+    Item, SK, Store, StoreError, WriteError, built, decode, encode, s, unavailable, user_pk,
 };
 use crate::account::UserId;
 use crate::plan::{Credits, Plan};
@@ -277,14 +276,8 @@ impl Store {
         if items.is_empty() {
             return Ok(());
         }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result.map_err(|e| classify_cancellation(e, event_index)) {
-            Ok(_) => Ok(()),
+        match self.transact(items, event_index).await {
+            Ok(()) => Ok(()),
             Err(WriteError::KeyTaken) => Err(StripeWriteError::Duplicate),
             Err(WriteError::Conflict) => Err(StripeWriteError::Conflict),
             Err(WriteError::Store(e)) => Err(StripeWriteError::Store(e)),
