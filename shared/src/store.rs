@@ -43,6 +43,16 @@ pub struct Stored {
     pub rev: u64,
 }
 
+impl Stored {
+    /// The account as a successful write of `change` on this one leaves it.
+    pub fn after(self, change: Change) -> Stored {
+        Stored {
+            account: change.account,
+            rev: self.rev + 1,
+        }
+    }
+}
+
 /// The first answer to an idempotent request, kept so that a retry gets it again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {

@@ -180,6 +180,18 @@ impl Stack {
     }
 }
 
+/// The monthly reset job in one segment, stopping at its deadline with no margin.
+pub fn one_segment_reset(app: &App) -> credits::reset::ResetJob {
+    credits::reset::ResetJob::new(
+        app.service.clone(),
+        credits::reset::ResetSettings {
+            segments: 1,
+            margin: std::time::Duration::ZERO,
+            ..credits::reset::ResetSettings::default()
+        },
+    )
+}
+
 /// The start of last month (UTC): when accounts due for the monthly reset were opened.
 pub fn last_month() -> chrono::DateTime<chrono::Utc> {
     use credits::period::Period;
