@@ -21,6 +21,7 @@ use crate::account::{Account, UserId};
 use crate::ledger::{Entry, TransactionId};
 use crate::rules::{Change, ClosedHold};
 
+pub mod limits;
 mod runs;
 pub use runs::ScanPage;
 
@@ -277,6 +278,18 @@ impl Store {
         idempotency: Option<(&str, &IdempotencyRecord)>,
         now: DateTime<Utc>,
     ) -> Result<(), WriteError> {
+        let (items, idem_index) = self.write_items(rev, change, idempotency, now)?;
+        self.transact(items, idem_index).await
+    }
+
+    /// The transaction of [`Store::write`], and the index of its idempotency record in it.
+    fn write_items(
+        &self,
+        rev: Option<u64>,
+        change: &Change,
+        idempotency: Option<(&str, &IdempotencyRecord)>,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<TransactWriteItem>, Option<usize>), StoreError> {
         let pk = user_pk(&change.account.user_id);
         let mut items = self.change_items(rev, change, now)?;
         let mut idem_index = None;
@@ -296,7 +309,7 @@ impl Store {
             items.push(TransactWriteItem::builder().put(built(put)?).build());
             idem_index = Some(items.len() - 1);
         }
-        self.transact(items, idem_index).await
+        Ok((items, idem_index))
     }
 
     /// Sends one transaction; `once_index` names its once-only record, if any (see
@@ -306,6 +319,11 @@ impl Store {
         items: Vec<TransactWriteItem>,
         once_index: Option<usize>,
     ) -> Result<(), WriteError> {
+        debug_assert!(
+            items.len() <= limits::MAX_TRANSACTION_ITEMS,
+            "{} items",
+            items.len()
+        );
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))

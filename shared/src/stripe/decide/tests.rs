@@ -563,7 +563,12 @@ fn purchases_by_flags_payment_and_attribution() {
         ..named.clone()
     };
     // (event, flags, facts, outcome or refusal)
-    type Case<'a> = (&'a Event, Option<Flags>, &'a Facts, Result<Outcome, Refusal>);
+    type Case<'a> = (
+        &'a Event,
+        Option<Flags>,
+        &'a Facts,
+        Result<Outcome, Refusal>,
+    );
     let cases: [Case; 7] = [
         (&package, v1(), &named, Ok(Outcome::Applied)),
         (&package, v2(), &named, Ok(Outcome::Rejected)),
