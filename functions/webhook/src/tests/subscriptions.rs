@@ -421,3 +421,82 @@ async fn an_event_naming_neither_user_nor_customer_is_ignored_not_retried() {
     expect(&app, &body, "ignored").await;
     nothing_stored(&app, "nobody", "evt_noone").await;
 }
+
+/// Issue 13, item 4: `created` (incomplete) and `updated` (active, Pro Monthly) in the same
+/// second leave the paying user on Pro Monthly, in either order of arrival.
+#[tokio::test]
+async fn an_incomplete_then_active_subscription_in_one_second_ends_on_its_plan() {
+    let app = isolated_app("wh-second").await;
+    let t = now() - 100;
+    for (n, first) in ["created", "updated"].into_iter().enumerate() {
+        let user = format!("sam{n}");
+        let sub = |status: &str| {
+            let id = format!("sub_s{n}");
+            subscription(
+                DAHLIA,
+                &id,
+                "cus_s",
+                Some(&user),
+                status,
+                "price_pro_monthly",
+            )
+        };
+        let created = event(
+            DAHLIA,
+            &format!("evt_c{n}"),
+            "customer.subscription.created",
+            t,
+            sub("incomplete"),
+        );
+        let updated = event(
+            DAHLIA,
+            &format!("evt_u{n}"),
+            "customer.subscription.updated",
+            t,
+            sub("active"),
+        );
+        let (a, b) = if first == "created" {
+            (created, updated)
+        } else {
+            (updated, created)
+        };
+        expect(&app, &a, "applied").await;
+        expect(
+            &app,
+            &b,
+            if first == "created" {
+                "applied"
+            } else {
+                "stale"
+            },
+        )
+        .await;
+        assert_eq!(
+            state(&app, &user).await.0,
+            Plan::ProMonthly,
+            "{first} first"
+        );
+    }
+}
+
+/// Issue 13, "found by reading": an add-on item listed before the plan's must not make a
+/// paying user Free.
+#[tokio::test]
+async fn an_add_on_item_before_the_plans_keeps_the_plan() {
+    let app = isolated_app("wh-addon").await;
+    let mut sub = subscription(
+        DAHLIA,
+        "sub_a",
+        "cus_a",
+        Some("ava"),
+        "active",
+        "price_pro_yearly",
+    );
+    let plan_item = sub["items"]["data"][0].clone();
+    let mut addon = plan_item.clone();
+    addon["price"]["id"] = json!("price_seats_addon");
+    sub["items"]["data"] = json!([addon, plan_item]);
+    let body = event(DAHLIA, "evt_a", "customer.subscription.created", now(), sub);
+    expect(&app, &body, "applied").await;
+    assert_eq!(state(&app, "ava").await.0, Plan::ProYearly);
+}
