@@ -518,7 +518,7 @@ pub async fn account_and_ledger(
     let user = crate::account::UserId::parse(user).expect("a valid user id");
     let account = app
         .service
-        .account(&user, chrono::Utc::now())
+        .account(&user, app.clock.now())
         .await
         .expect("the account reads");
     let page = app

@@ -166,7 +166,8 @@ impl Stack {
     /// with the gateway's webhook secret.
     pub async fn stripe(&self, body: &str) -> Reply {
         let secret = self.gateway.webhook().secret.expose().to_owned();
-        let header = webhook::sign(&secret, chrono::Utc::now().timestamp(), body);
+        let now = self.gateway.app().clock.now().timestamp();
+        let header = webhook::sign(&secret, now, body);
         self.send(
             "POST",
             credits_ops::gateway::WEBHOOK_PATH,
@@ -180,10 +181,11 @@ impl Stack {
     }
 }
 
-/// The start of last month (UTC): when accounts due for the monthly reset were opened.
-pub fn last_month() -> chrono::DateTime<chrono::Utc> {
+/// The start of the month before the one holding `now` (UTC): when accounts due for the
+/// monthly reset were opened.
+pub fn last_month(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
     use credits::period::Period;
-    let this = Period::containing(chrono::Utc::now()).start();
+    let this = Period::containing(now).start();
     Period::containing(this - chrono::Duration::days(1)).start()
 }
 
@@ -192,7 +194,7 @@ pub async fn seed_last_month(
     app: &App,
     users: impl IntoIterator<Item = credits::account::UserId>,
 ) -> Result<(), credits::store::StoreError> {
-    let at = last_month();
+    let at = last_month(app.clock.now());
     let changes: Vec<_> = users
         .into_iter()
         .map(|u| credits::rules::touch(None, &u, at))

@@ -154,6 +154,7 @@ async fn a_reset_costs_one_write_per_account() {
             margin: Duration::ZERO,
             ..ResetSettings::default()
         },
+        app.clock.clone(),
     );
     probe.reset();
     let run = job.start("cost", "test", Utc::now()).await.unwrap();

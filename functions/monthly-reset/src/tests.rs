@@ -36,6 +36,7 @@ fn job(app: &App, page_size: i32) -> ResetJob {
             margin: Duration::ZERO,
             ..ResetSettings::default()
         },
+        app.clock.clone(),
     )
 }
 
