@@ -275,7 +275,7 @@ fn openapi(write: bool) -> Result<(), credits_ops::rollout::Error> {
 
 async fn clients() -> Result<(App, aws_sdk_ssm::Client), credits_ops::rollout::Error> {
     let config = Config::from_env()?;
-    let sdk = credits::config::aws().await;
+    let sdk = credits::config::aws_for_tools().await;
     Ok((App::new(&sdk, config), aws_sdk_ssm::Client::new(&sdk)))
 }
 
@@ -321,7 +321,7 @@ async fn rejected_purchases() -> Result<(), credits_ops::rollout::Error> {
 
 async fn setup() -> Result<(), credits_ops::rollout::Error> {
     let config = Config::from_env()?;
-    let sdk = credits::config::aws().await;
+    let sdk = credits::config::aws_for_tools().await;
     credits::local::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table).await?;
     credits::local::put_parameters(
         &aws_sdk_ssm::Client::new(&sdk),

@@ -16,7 +16,7 @@ fn user(i: usize) -> UserId {
 #[tokio::test]
 async fn migrate_switch_spend_and_roll_back_lose_nothing() {
     let app = credits::local::isolated_app("rollout").await;
-    let ssm = aws_sdk_ssm::Client::new(&credits::config::aws().await);
+    let ssm = aws_sdk_ssm::Client::new(&credits::config::aws_for_tools().await);
     let prefix = app.config.parameter_prefix.clone();
     let now = Utc::now();
     // v1: twelve accounts, some with packages bought, some with credits spent.
