@@ -177,25 +177,15 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
         Command::Rollback { backup } => {
             let (app, ssm) = clients().await?;
             let backup = backup.map(|p| rollout::read_backup(&p)).transpose()?;
-            let purchases = backup
-                .as_ref()
-                .map_or(Some(true), |b| Some(b.header.enable_purchases));
-            let (before, after) = rollout::switch(
-                &ssm,
-                &app.config.parameter_prefix,
-                credits::flags::Version::V1,
-                purchases,
-            )
-            .await?;
+            let r = rollout::rollback(&app, &ssm, backup.as_ref()).await?;
             println!(
                 "switched {} -> {} (purchases {} -> {})",
-                before.version.as_str(),
-                after.version.as_str(),
-                before.purchases_enabled(),
-                after.purchases_enabled()
+                r.before.version.as_str(),
+                r.after.version.as_str(),
+                r.before.purchases_enabled(),
+                r.after.purchases_enabled()
             );
-            if let Some(b) = backup {
-                let report = rollout::restore(&app, &b).await?;
+            if let Some(report) = r.restored {
                 println!("{}", serde_json::to_string_pretty(&report)?);
                 if !report.failed.is_empty() {
                     return Err("some accounts were not restored; run rollback again".into());
@@ -281,32 +271,30 @@ async fn clients() -> Result<(App, aws_sdk_ssm::Client), credits_ops::rollout::E
 
 async fn migrate(apply: bool, backup: &std::path::Path) -> Result<(), credits_ops::rollout::Error> {
     let (app, ssm) = clients().await?;
-    let taken = if apply {
-        let b = rollout::backup(&app, &ssm, backup).await?;
-        println!(
-            "backup: {} accounts in {}",
-            b.accounts.len(),
-            backup.display()
-        );
-        Some(b)
-    } else {
-        None
-    };
     let bar = indicatif::ProgressBar::new_spinner().with_message("accounts");
-    let report = rollout::migrate(&app, apply, &bar).await?;
+    if !apply {
+        let report = rollout::migrate(&app, false, &bar).await?;
+        bar.finish_and_clear();
+        println!(
+            "dry run: would migrate\n{}",
+            serde_json::to_string_pretty(&report)?
+        );
+        return Ok(());
+    }
+    let run = rollout::migrate_with_backup(&app, &ssm, backup, &bar).await?;
     bar.finish_and_clear();
-    let mode = if apply {
-        "migrated"
-    } else {
-        "dry run: would migrate"
-    };
-    println!("{mode}\n{}", serde_json::to_string_pretty(&report)?);
-    if let Some(b) = taken {
-        let v = rollout::verify(&app, Some(&b)).await?;
-        println!("verification\n{}", serde_json::to_string_pretty(&v)?);
-        if !v.ok() || !report.failed.is_empty() {
-            return Err("migration incomplete: run it again (it resumes), or roll back".into());
-        }
+    println!(
+        "backup: {} accounts in {}",
+        run.backup.accounts.len(),
+        backup.display()
+    );
+    println!("migrated\n{}", serde_json::to_string_pretty(&run.report)?);
+    println!(
+        "verification\n{}",
+        serde_json::to_string_pretty(&run.verification)?
+    );
+    if !run.ok() {
+        return Err("migration incomplete: run it again (it resumes), or roll back".into());
     }
     Ok(())
 }

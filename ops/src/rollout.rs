@@ -252,6 +252,38 @@ pub async fn migrate(
     Ok(report)
 }
 
+/// What `migrate --apply` did: the backup it started from, the migration, and the verification
+/// against that backup afterwards.
+#[derive(Debug, Clone)]
+pub struct MigrationRun {
+    pub backup: Backup,
+    pub report: MigrationReport,
+    pub verification: Verification,
+}
+
+impl MigrationRun {
+    pub fn ok(&self) -> bool {
+        self.verification.ok() && self.report.failed.is_empty()
+    }
+}
+
+/// `migrate --apply`: the backup at `path`, then the migration, then the verification.
+pub async fn migrate_with_backup(
+    app: &App,
+    ssm: &aws_sdk_ssm::Client,
+    path: &Path,
+    progress: &indicatif::ProgressBar,
+) -> Result<MigrationRun, Error> {
+    let backup = backup(app, ssm, path).await?;
+    let report = migrate(app, true, progress).await?;
+    let verification = verify(app, Some(&backup)).await?;
+    Ok(MigrationRun {
+        backup,
+        report,
+        verification,
+    })
+}
+
 /// Every entry of a user's ledger, oldest first.
 async fn ledger(app: &App, user: &UserId) -> Result<Vec<Entry>, ServiceError> {
     let mut all = Vec::new();
@@ -384,4 +416,38 @@ pub async fn restore(app: &App, backup: &Backup) -> Result<RestoreReport, Error>
         }
     }
     Ok(report)
+}
+
+/// What `rollback` did: the flags before and after, and what it did to the accounts.
+#[derive(Debug, Clone)]
+pub struct Rollback {
+    pub before: Flags,
+    pub after: Flags,
+    pub restored: Option<RestoreReport>,
+}
+
+/// `rollback`: v1 at once (purchases as the backup recorded them), then, given a backup, its
+/// accounts restored.
+pub async fn rollback(
+    app: &App,
+    ssm: &aws_sdk_ssm::Client,
+    backup: Option<&Backup>,
+) -> Result<Rollback, Error> {
+    let purchases = backup.map_or(Some(true), |b| Some(b.header.enable_purchases));
+    let (before, after) = switch(
+        ssm,
+        &app.config.parameter_prefix,
+        credits::flags::Version::V1,
+        purchases,
+    )
+    .await?;
+    let restored = match backup {
+        Some(b) => Some(restore(app, b).await?),
+        None => None,
+    };
+    Ok(Rollback {
+        before,
+        after,
+        restored,
+    })
 }
