@@ -46,7 +46,8 @@ enum Command {
         #[arg(long)]
         purchases: Option<bool>,
     },
-    /// Write every account to a file (and an on-demand table backup where supported).
+    /// Write every account to a new file (refused if it exists), and an on-demand table backup
+    /// where supported.
     Backup {
         #[arg(long)]
         out: PathBuf,
@@ -55,7 +56,8 @@ enum Command {
     Migrate {
         #[arg(long)]
         apply: bool,
-        /// Where the backup taken first goes.
+        /// The first run writes its backup here; a run that finds this migration's backup here
+        /// resumes from it (a backup is never rewritten).
         #[arg(long, default_value = "backups/before-v2.jsonl")]
         backup: PathBuf,
     },
@@ -64,8 +66,11 @@ enum Command {
         #[arg(long)]
         backup: Option<PathBuf>,
     },
-    /// The emergency path: switch back to v1 at once; with --backup, restore its accounts.
+    /// The emergency path: switch back to v1 at once, then undo the migration on every account
+    /// (only what it changed: Stripe's and the users' changes since stay), then verify.
     Rollback {
+        /// The migration's backup: purchases go back as it recorded them, and the verification
+        /// checks that no purchased credit of it was lost.
         #[arg(long)]
         backup: Option<PathBuf>,
     },
@@ -185,11 +190,16 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
                 r.before.purchases_enabled(),
                 r.after.purchases_enabled()
             );
-            if let Some(report) = r.restored {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-                if !report.failed.is_empty() {
-                    return Err("some accounts were not restored; run rollback again".into());
-                }
+            println!(
+                "migration undone\n{}",
+                serde_json::to_string_pretty(&r.undone)?
+            );
+            println!(
+                "verification\n{}",
+                serde_json::to_string_pretty(&r.verification)?
+            );
+            if !r.ok() {
+                return Err("rollback incomplete: run it again (it resumes)".into());
             }
             Ok(())
         }
@@ -283,11 +293,26 @@ async fn migrate(apply: bool, backup: &std::path::Path) -> Result<(), credits_op
     }
     let run = rollout::migrate_with_backup(&app, &ssm, backup, &bar).await?;
     bar.finish_and_clear();
-    println!(
-        "backup: {} accounts in {}",
-        run.backup.accounts.len(),
-        backup.display()
-    );
+    let taken = run.backup.header.taken_at;
+    if run.resumed {
+        println!(
+            "resumed from the backup of {taken} in {} (kept as it is)",
+            backup.display()
+        );
+    } else {
+        println!(
+            "backup: {} accounts in {}",
+            run.backup.accounts.len(),
+            backup.display()
+        );
+    }
+    let early = run.backup.migrated(rollout::TARGET);
+    if early > 0 {
+        println!(
+            "warning: {early} accounts of that backup were migrated already when it was taken: \
+             it is not the state from before the migration (the first run's backup is)"
+        );
+    }
     println!("migrated\n{}", serde_json::to_string_pretty(&run.report)?);
     println!(
         "verification\n{}",

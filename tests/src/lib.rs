@@ -2,6 +2,7 @@
 //! on a table of its own in the emulator, and a small HTTP client.
 
 pub mod faults;
+pub mod rehearsal;
 
 use std::sync::Arc;
 
