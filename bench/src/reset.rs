@@ -62,6 +62,7 @@ pub async fn run(n: usize, segment_counts: &[u32]) -> Result<(), Error> {
                 margin: Duration::ZERO,
                 ..ResetSettings::default()
             },
+            app.clock.clone(),
         );
         probe.reset();
         let started = Instant::now();

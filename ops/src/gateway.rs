@@ -100,7 +100,7 @@ async fn admin_reset(app: &App, req: lambda_http::Request) -> lambda_http::Respo
         tracing::warn!(error = %e, "using the default reset settings");
         credits::reset::ResetSettings::default()
     });
-    let job = credits::reset::ResetJob::new(app.service.clone(), settings);
+    let job = credits::reset::ResetJob::new(app.service.clone(), settings, app.clock.clone());
     let fanout = monthly_reset::Fanout::InProcess {
         budget: std::time::Duration::from_secs(600),
     };

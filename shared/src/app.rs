@@ -1,32 +1,29 @@
 //! What a function builds once per cold start and shares across invocations.
 
-use crate::config::Config;
+use crate::clock::Clock;
+use crate::config::{
+    Config, FLAGS_CALL_TIMEOUT, STORE_ATTEMPT_TIMEOUT, STORE_CALL_TIMEOUT, retries, timeouts,
+};
 use crate::flags::FlagReader;
 use crate::service::CreditService;
 use crate::store::Store;
 
 pub struct App {
     pub config: Config,
+    /// The time every handler acts on: the system clock, or one a test sets.
+    pub clock: Clock,
     pub service: CreditService,
     pub flags: FlagReader,
 }
 
 impl App {
     pub fn new(sdk: &aws_config::SdkConfig, config: Config) -> Self {
-        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
-        Self {
-            service: CreditService::new(store, config.idempotency_ttl),
-            flags: FlagReader::new(
-                aws_sdk_ssm::Client::new(sdk),
-                &config.parameter_prefix,
-                config.flag_ttl,
-            ),
-            config,
-        }
+        let (dynamodb, ssm) = clients(sdk, None);
+        Self::with_clients(dynamodb, ssm, config)
     }
 
-    /// With clients configured by the caller (an interceptor, other timeouts or retries):
-    /// the benchmarks and the fault tests use it.
+    /// With clients built by the caller: [`clients`] with an interceptor (the benchmarks' probe)
+    /// or another endpoint (the fault tests' proxy).
     pub fn with_clients(
         dynamodb: aws_sdk_dynamodb::Client,
         ssm: aws_sdk_ssm::Client,
@@ -39,7 +36,14 @@ impl App {
             ),
             flags: FlagReader::new(ssm, &config.parameter_prefix, config.flag_ttl),
             config,
+            clock: Clock::system(),
         }
+    }
+
+    /// The same App acting on `clock`'s time.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// From the environment: a bad variable fails the cold start with its name.
@@ -47,6 +51,30 @@ impl App {
         let config = Config::from_env()?;
         Ok(Self::new(&crate::config::aws().await, config))
     }
+}
+
+/// The product's DynamoDB and SSM clients: its timeouts and retries, on `sdk`'s region and
+/// credentials. `endpoint` overrides where both connect (the fault tests' proxy); it is set on
+/// each client because `AWS_ENDPOINT_URL` in the environment wins over one on `sdk`.
+pub fn clients(
+    sdk: &aws_config::SdkConfig,
+    endpoint: Option<&str>,
+) -> (aws_sdk_dynamodb::Client, aws_sdk_ssm::Client) {
+    let retry = retries();
+    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .retry_config(retry.clone())
+        .timeout_config(timeouts(STORE_ATTEMPT_TIMEOUT, STORE_CALL_TIMEOUT));
+    let mut ssm = aws_sdk_ssm::config::Builder::from(sdk)
+        .retry_config(retry)
+        .timeout_config(timeouts(FLAGS_CALL_TIMEOUT, FLAGS_CALL_TIMEOUT));
+    if let Some(url) = endpoint {
+        dynamodb = dynamodb.endpoint_url(url);
+        ssm = ssm.endpoint_url(url);
+    }
+    (
+        aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+        aws_sdk_ssm::Client::from_conf(ssm.build()),
+    )
 }
 
 /// Logs as JSON lines (the Lambda runtime adds the request id to each), level from `RUST_LOG`

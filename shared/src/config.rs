@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+
 /// Everything a function reads from its environment. Secrets never live here: they are
 /// fetched where they are used and never printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,10 +83,63 @@ impl Config {
     }
 }
 
+/// Attempts the SDK makes for one call (the first and two retries) on a throttle, a timeout or a
+/// broken connection, with the standard jittered backoff.
+pub const STORE_ATTEMPTS: u32 = 3;
+
+/// How long the product waits on DynamoDB. A store that does not answer must become a 503 with
+/// `Retry-After` well inside the function's 10 s timeout (otherwise the caller gets the gateway's
+/// own 5xx instead of the contract's): one call gives up after [`STORE_CALL_TIMEOUT`], and one
+/// request's store work after [`crate::service::DEADLINE`]. DynamoDB answers in milliseconds; the
+/// per-attempt limit is generous so that a busy local emulator is not taken for a fault.
+pub const STORE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+pub const STORE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const STORE_CALL_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Parameter Store is read for the flags, whose last good value stays in force when a read
+/// fails, so a slow read is given up sooner than a store call.
+pub const FLAGS_CALL_TIMEOUT: Duration = Duration::from_millis(1500);
+
+pub fn timeouts(attempt: Duration, call: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(STORE_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(call)
+        .build()
+}
+
+/// The SDK's standard retries, [`STORE_ATTEMPTS`] attempts in all, with a jittered backoff from
+/// 50 ms (DynamoDB's own SDKs start there; the generic 1 s would spend a request's whole
+/// call timeout waiting) up to 1 s.
+pub fn retries() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(STORE_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_secs(1))
+}
+
 /// The AWS SDK configuration: region, credentials and `AWS_ENDPOINT_URL` from the environment,
-/// as every AWS tool reads them. Built once per cold start.
+/// as every AWS tool reads them, with the product's timeouts and retries for every client built
+/// from it ([`crate::app::clients`] sets them on the store's clients too). Built once per cold
+/// start.
 pub async fn aws() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(retries())
+        .timeout_config(timeouts(STORE_ATTEMPT_TIMEOUT, STORE_CALL_TIMEOUT))
+        .load()
+        .await
+}
+
+/// For the operators' tools and the local stack's provisioning: the same region, credentials and
+/// endpoint with patient timeouts (a person waits, and a freshly started emulator takes seconds
+/// to answer its first calls). The store's clients of an [`crate::app::App`] built on it still
+/// carry the product's own timeouts.
+pub async fn aws_for_tools() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(retries())
+        .timeout_config(timeouts(Duration::from_secs(20), Duration::from_secs(60)))
+        .load()
+        .await
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod api;
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod flags;
 pub mod ledger;

@@ -106,7 +106,10 @@ impl Probe {
 
     /// A DynamoDB client with this probe on the given configuration.
     pub fn client(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-        let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+        let (product, _) = crate::app::clients(sdk, None);
+        let config = product
+            .config()
+            .to_builder()
             .interceptor(self.clone())
             .build();
         aws_sdk_dynamodb::Client::from_conf(config)

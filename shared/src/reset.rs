@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Clock;
 use crate::config::ConfigError;
 use crate::period::Period;
 use crate::service::CreditService;
@@ -227,11 +228,21 @@ impl ResetSettings {
 pub struct ResetJob {
     service: CreditService,
     settings: ResetSettings,
+    clock: Clock,
 }
 
 impl ResetJob {
-    pub fn new(service: CreditService, settings: ResetSettings) -> Self {
-        Self { service, settings }
+    pub fn new(service: CreditService, settings: ResetSettings, clock: Clock) -> Self {
+        Self {
+            service,
+            settings,
+            clock,
+        }
+    }
+
+    /// The time the job acts on (the App's clock).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn settings(&self) -> &ResetSettings {
@@ -321,7 +332,7 @@ impl ResetJob {
             return Ok(SegmentOutcome::Done);
         }
         cp.invocations += 1;
-        cp.updated_at = Utc::now();
+        cp.updated_at = self.clock.now();
         if !store.save_checkpoint(&mut cp).await? {
             return Ok(SegmentOutcome::Lost);
         }
@@ -331,7 +342,7 @@ impl ResetJob {
                 tracing::info!(?this_call, "segment paused before the deadline");
                 return Ok(SegmentOutcome::Paused);
             }
-            let now = Utc::now();
+            let now = self.clock.now();
             if Period::containing(now) != period {
                 tracing::warn!("the period ended during the run; the next run takes over");
                 return Ok(SegmentOutcome::Superseded);
@@ -351,7 +362,7 @@ impl ResetJob {
             cp.failed_users.extend(failed.into_iter().take(room));
             cp.done = page.next.is_none();
             cp.cursor = page.next;
-            cp.updated_at = Utc::now();
+            cp.updated_at = self.clock.now();
             if !store.save_checkpoint(&mut cp).await? {
                 return Ok(SegmentOutcome::Lost);
             }
@@ -422,7 +433,7 @@ impl ResetJob {
             return Ok(());
         }
         let view = RunView::new(&run, &checkpoints);
-        run.finished_at = Some(Utc::now());
+        run.finished_at = Some(self.clock.now());
         run.totals = Some(view.counts);
         if self.store().finish_run(&run).await? {
             let c = view.counts;

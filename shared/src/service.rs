@@ -19,6 +19,11 @@ pub mod stripe;
 /// inside the function's 10 s timeout.
 pub const RETRY_BUDGET: Duration = Duration::from_secs(4);
 
+/// The longest one call of the service may wait on the store, lost races included: past it the
+/// caller is told to retry (503), well inside the function's 10 s timeout. Work cut short is a
+/// lost response: idempotency keys and Stripe event records make the caller's retry safe.
+pub const DEADLINE: Duration = Duration::from_secs(6);
+
 /// Lost races retried since the process started, for the benchmarks and tests (a counter, not
 /// a per-request figure: concurrent tests add to it).
 static CONFLICT_RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -385,7 +390,17 @@ where
     let started = tokio::time::Instant::now();
     let mut n = 0u32;
     loop {
-        match attempt().await {
+        let Ok(result) = tokio::time::timeout_at(started + DEADLINE, attempt()).await else {
+            tracing::warn!(
+                attempts = n + 1,
+                "no answer from the store within the deadline"
+            );
+            return Err(ServiceError::Store(StoreError::Unavailable {
+                operation: "request",
+                message: format!("no answer within {DEADLINE:?}"),
+            }));
+        };
+        match result {
             Ok(v) => return Ok(v),
             Err(Attempt::Final(e)) => return Err(e),
             Err(Attempt::Again) => {
@@ -455,5 +470,23 @@ mod tests {
         })
         .await;
         assert!(matches!(failed, Err(ServiceError::Store(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_never_answers_is_given_up_at_the_deadline() {
+        let started = tokio::time::Instant::now();
+        let hung: Result<(), _> = retry(|| async {
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+        .await;
+        assert!(
+            matches!(
+                hung,
+                Err(ServiceError::Store(StoreError::Unavailable { .. }))
+            ),
+            "{hung:?}"
+        );
+        assert_eq!(started.elapsed(), DEADLINE);
     }
 }

@@ -210,47 +210,11 @@ fn throttled(code: &str) -> Response<Full<Bytes>> {
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-/// An App on a fresh table whose clients reach the store through `proxy`, with the SDK's
-/// standard retries (`attempts` in all, 5 ms initial backoff) and a 2 s attempt timeout, so
-/// that a fault costs little time (yet a busy emulator is not taken for a fault).
-pub async fn app_through(proxy: &FaultProxy, tag: &str, attempts: u32) -> credits::app::App {
-    app_through_with(proxy, tag, attempts, Duration::from_secs(2)).await
-}
-
-/// [`app_through`] with another attempt timeout.
-pub async fn app_through_with(
-    proxy: &FaultProxy,
-    tag: &str,
-    attempts: u32,
-    timeout: Duration,
-) -> credits::app::App {
+/// An App on a fresh table whose clients reach the store through `proxy`, with the product's
+/// own timeouts and retries ([`credits::app::clients`]): what a deployment would do is what the
+/// fault tests see.
+pub async fn app_through(proxy: &FaultProxy, tag: &str) -> credits::app::App {
     let (sdk, config) = credits::local::isolated(tag).await;
-    let sdk = sdk
-        .to_builder()
-        .retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_max_attempts(attempts)
-                .with_initial_backoff(Duration::from_millis(5))
-                .with_max_backoff(Duration::from_millis(20)),
-        )
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(timeout)
-                .operation_attempt_timeout(timeout)
-                .build(),
-        )
-        .build();
-    // On the clients' own configuration: `AWS_ENDPOINT_URL` in the environment would win over
-    // an endpoint set on the shared one.
-    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .endpoint_url(proxy.url())
-        .build();
-    let ssm = aws_sdk_ssm::config::Builder::from(&sdk)
-        .endpoint_url(proxy.url())
-        .build();
-    credits::app::App::with_clients(
-        aws_sdk_dynamodb::Client::from_conf(dynamodb),
-        aws_sdk_ssm::Client::from_conf(ssm),
-        config,
-    )
+    let (dynamodb, ssm) = credits::app::clients(&sdk, Some(proxy.url()));
+    credits::app::App::with_clients(dynamodb, ssm, config)
 }

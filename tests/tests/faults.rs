@@ -8,8 +8,9 @@ use std::time::Duration;
 use chrono::Utc;
 use credits::account::UserId;
 use credits::app::App;
+use credits::config::STORE_ATTEMPTS;
 use credits::local::ApiCall;
-use credits_e2e::faults::{Fault, FaultProxy, app_through, app_through_with};
+use credits_e2e::faults::{Fault, FaultProxy, app_through};
 use credits_e2e::{answer, keyed, on_hold};
 use serde_json::Value;
 
@@ -49,6 +50,14 @@ async fn ledger(app: &App, user: &str) -> (i64, i64, Vec<String>) {
     (account.balance(), account.held, kinds)
 }
 
+/// Every attempt the SDK makes at the next transaction loses its response (the store applies
+/// the first and refuses the others): the caller itself sees the fault.
+fn lose_every_attempt(proxy: &FaultProxy) {
+    for _ in 0..STORE_ATTEMPTS {
+        proxy.plan("TransactWriteItems", Fault::DropResponse);
+    }
+}
+
 fn is_503(reply: &(u16, Option<String>, Value)) -> bool {
     reply.0 == 503
         && reply.1.as_deref() == Some("1")
@@ -58,11 +67,10 @@ fn is_503(reply: &(u16, Option<String>, Value)) -> bool {
 #[tokio::test]
 async fn a_lost_deduct_response_then_the_callers_retry_deducts_once() {
     let proxy = proxy().await;
-    // One attempt per SDK call: the lost response reaches the caller.
-    let app = app_through(&proxy, "fault-lost-deduct", 1).await;
+    let app = app_through(&proxy, "fault-lost-deduct").await;
     assert_eq!(answer(&app, &balance("amy")).await.0, 200);
 
-    proxy.plan("TransactWriteItems", Fault::DropResponse);
+    lose_every_attempt(&proxy);
     let lost = answer(&app, &deduct("amy", "k1", 2)).await;
     assert!(is_503(&lost), "{lost:?}");
     // The store applied it; the retry with the same key gets the answer it missed.
@@ -77,7 +85,7 @@ async fn a_lost_deduct_response_then_the_callers_retry_deducts_once() {
 #[tokio::test]
 async fn a_lost_deduct_response_retried_by_the_sdk_deducts_once() {
     let proxy = proxy().await;
-    let app = app_through(&proxy, "fault-lost-sdk", 3).await;
+    let app = app_through(&proxy, "fault-lost-sdk").await;
     assert_eq!(answer(&app, &balance("bo")).await.0, 200);
     proxy.plan("TransactWriteItems", Fault::DropResponse);
     proxy.take_seen();
@@ -95,9 +103,9 @@ async fn a_lost_deduct_response_retried_by_the_sdk_deducts_once() {
 #[tokio::test]
 async fn a_lost_hold_response_then_the_retry_opens_one_hold() {
     let proxy = proxy().await;
-    let app = app_through(&proxy, "fault-lost-hold", 1).await;
+    let app = app_through(&proxy, "fault-lost-hold").await;
     assert_eq!(answer(&app, &balance("cy")).await.0, 200);
-    proxy.plan("TransactWriteItems", Fault::DropResponse);
+    lose_every_attempt(&proxy);
     assert!(is_503(&answer(&app, &hold("cy", "h1", 3)).await));
     let retry = answer(&app, &hold("cy", "h1", 3)).await;
     assert_eq!(retry.0, 201, "{retry:?}");
@@ -108,7 +116,7 @@ async fn a_lost_hold_response_then_the_retry_opens_one_hold() {
 
     // A lost commit: the retry finds the hold closed by the first, with its record.
     let id = retry.2["hold_id"].as_str().unwrap().to_owned();
-    proxy.plan("TransactWriteItems", Fault::DropResponse);
+    lose_every_attempt(&proxy);
     let commit = on_hold("POST", "cy", &id, "/commit", r#"{"amount": 1}"#);
     assert!(is_503(&answer(&app, &commit).await));
     let again = answer(&app, &commit).await;
@@ -138,7 +146,7 @@ async fn a_lost_hold_response_then_the_retry_opens_one_hold() {
 #[tokio::test]
 async fn a_store_outage_is_a_503_that_writes_nothing_and_passes_by_itself() {
     let proxy = proxy().await;
-    let app = app_through(&proxy, "fault-outage", 2).await;
+    let app = app_through(&proxy, "fault-outage").await;
     assert_eq!(answer(&app, &balance("di")).await.0, 200);
 
     proxy.standing(Fault::Reset);
@@ -158,6 +166,31 @@ async fn a_store_outage_is_a_503_that_writes_nothing_and_passes_by_itself() {
     assert_eq!((r.0, &r.2["balance"]), (200, &Value::from(4)));
 }
 
+#[tokio::test]
+async fn a_store_that_never_answers_is_a_503_well_inside_the_function_timeout() {
+    let proxy = proxy().await;
+    let app = app_through(&proxy, "fault-hung").await;
+    assert_eq!(answer(&app, &balance("hu")).await.0, 200);
+
+    // Connections are accepted and requests read, but no answer comes (a paused emulator, a
+    // network black hole): the product's own timeouts must turn that into the contract's 503.
+    proxy.standing(Fault::Delay(Duration::from_secs(60)));
+    for call in [balance("hu"), deduct("hu", "k1", 1), hold("hu", "h1", 1)] {
+        let started = std::time::Instant::now();
+        let r = answer(&app, &call).await;
+        let took = started.elapsed();
+        assert!(is_503(&r), "{}: {r:?}", call.route_key);
+        // The flags' read and one store call each give up on their own timeouts; 10 s is the
+        // function's timeout in infra/template.yaml.
+        let bound = credits::config::FLAGS_CALL_TIMEOUT + credits::config::STORE_CALL_TIMEOUT;
+        assert!(
+            took < bound + Duration::from_millis(500) && took < Duration::from_secs(10),
+            "{}: answered after {took:?}",
+            call.route_key
+        );
+    }
+}
+
 /// The next GetItem is throttled and the next transaction meets throughput exceeded, both
 /// answered by the proxy without reaching the store; forgets what it saw so far.
 fn throttle_the_next_read_and_write(proxy: &FaultProxy) {
@@ -169,7 +202,7 @@ fn throttle_the_next_read_and_write(proxy: &FaultProxy) {
 #[tokio::test]
 async fn throttling_is_retried_by_the_sdk_and_a_503_only_when_retries_are_spent() {
     let proxy = proxy().await;
-    let app = app_through(&proxy, "fault-throttle", 3).await;
+    let app = app_through(&proxy, "fault-throttle").await;
     assert_eq!(answer(&app, &balance("ed")).await.0, 200);
 
     throttle_the_next_read_and_write(&proxy);
@@ -184,7 +217,11 @@ async fn throttling_is_retried_by_the_sdk_and_a_503_only_when_retries_are_spent(
     proxy.standing(Fault::Throttle);
     let r = answer(&app, &deduct("ed", "k2", 1)).await;
     assert!(is_503(&r), "{r:?}");
-    assert_eq!(proxy.seen("GetItem"), 3, "every attempt was made");
+    assert_eq!(
+        proxy.seen("GetItem"),
+        STORE_ATTEMPTS as usize,
+        "every attempt was made"
+    );
     proxy.standing(Fault::Pass);
     assert_eq!(
         ledger(&app, "ed").await,
@@ -195,13 +232,23 @@ async fn throttling_is_retried_by_the_sdk_and_a_503_only_when_retries_are_spent(
 #[tokio::test]
 async fn a_write_slower_than_the_timeout_is_a_503_and_the_retry_applies_it_once() {
     let proxy = proxy().await;
-    let app = app_through_with(&proxy, "fault-slow", 1, Duration::from_secs(1)).await;
+    let app = app_through(&proxy, "fault-slow").await;
     assert_eq!(answer(&app, &balance("flo")).await.0, 200);
-    // Slower than the 1 s attempt timeout: the caller gives up, the store still applies it.
-    proxy.plan("TransactWriteItems", Fault::Delay(Duration::from_secs(3)));
-    let slow = answer(&app, &deduct("flo", "k1", 2)).await;
-    assert!(is_503(&slow), "{slow:?}");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Every attempt slower than the product's timeouts: the caller is told to retry within
+    // them, while the store still applies the first attempt when it arrives.
+    let slow = Duration::from_secs(5);
+    for _ in 0..STORE_ATTEMPTS {
+        proxy.plan("TransactWriteItems", Fault::Delay(slow));
+    }
+    let started = std::time::Instant::now();
+    let answered = answer(&app, &deduct("flo", "k1", 2)).await;
+    assert!(is_503(&answered), "{answered:?}");
+    assert!(
+        started.elapsed() < credits::config::STORE_CALL_TIMEOUT + Duration::from_secs(1),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(slow).await;
     // The caller retries with the same key until it gets an answer (on a busy machine the
     // emulator itself may exceed the short timeout once more).
     let mut retry = answer(&app, &deduct("flo", "k1", 2)).await;
@@ -237,7 +284,7 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
     use credits::reset::{ResetJob, ResetSettings};
 
     let proxy = proxy().await;
-    let app = app_through(&proxy, "fault-reset", 2).await;
+    let app = app_through(&proxy, "fault-reset").await;
     let now = Utc::now();
     let users: Vec<UserId> = (0..30)
         .map(|i| UserId::parse(format!("r-{i:02}")).unwrap())
@@ -254,12 +301,11 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
             margin: Duration::ZERO,
             ..ResetSettings::default()
         },
+        app.clock.clone(),
     );
     let run = job.start("faulty", "test", now).await.unwrap();
-    for _ in 0..3 {
-        proxy.plan("TransactWriteItems", Fault::DropResponse);
-    }
-    // Throttled requests are retried by the SDK (two attempts here), not counted as failures.
+    lose_every_attempt(&proxy);
+    // Throttled requests are retried by the SDK, not counted as failures.
     proxy.plan("Scan", Fault::Throttle);
     proxy.plan("TransactWriteItems", Fault::ThroughputExceeded);
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
@@ -316,11 +362,11 @@ async fn deliver(app: &App, call: &ApiCall) -> (u16, Value) {
 #[tokio::test]
 async fn a_lost_webhook_response_then_stripes_retry_grants_the_package_once() {
     let proxy = proxy().await;
-    let app = app_through(&proxy, "fault-webhook", 1).await;
+    let app = app_through(&proxy, "fault-webhook").await;
     assert_eq!(answer(&app, &balance("gus")).await.0, 200);
     let delivery = credits_e2e::stripe_purchase("whsec_faults", "gus", "evt_lost_1");
 
-    proxy.plan("TransactWriteItems", Fault::DropResponse);
+    lose_every_attempt(&proxy);
     let (status, body) = deliver(&app, &delivery).await;
     assert!(status >= 500, "Stripe must retry: {status} {body}");
     // Stripe delivers the same event again: applied already, so nothing more is granted.
@@ -345,7 +391,7 @@ async fn a_lost_webhook_response_then_stripes_retry_grants_the_package_once() {
 #[tokio::test]
 async fn a_throttled_webhook_write_is_retried_by_the_sdk_and_a_5xx_only_when_retries_are_spent() {
     let proxy = proxy().await;
-    let app = app_through(&proxy, "fault-webhook-throttle", 3).await;
+    let app = app_through(&proxy, "fault-webhook-throttle").await;
     assert_eq!(answer(&app, &balance("hal")).await.0, 200);
 
     throttle_the_next_read_and_write(&proxy);
@@ -369,7 +415,11 @@ async fn a_throttled_webhook_write_is_retried_by_the_sdk_and_a_5xx_only_when_ret
     let second = credits_e2e::stripe_purchase("whsec_faults", "hal", "evt_t2");
     let (status, _) = deliver(&app, &second).await;
     assert!(status >= 500);
-    assert_eq!(proxy.seen("GetItem"), 3, "every attempt was made");
+    assert_eq!(
+        proxy.seen("GetItem"),
+        STORE_ATTEMPTS as usize,
+        "every attempt was made"
+    );
     proxy.standing(Fault::Pass);
     assert_eq!(ledger(&app, "hal").await.0, 105);
     let (status, body) = deliver(&app, &second).await;

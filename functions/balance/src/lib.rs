@@ -2,7 +2,6 @@
 //! `GET /credits/plans`. One function, because all three are cheap reads of one account with
 //! the same permissions.
 
-use chrono::Utc;
 use credits::api::{self, ApiError, json_response};
 use credits::app::App;
 use credits::ledger::TransactionId;
@@ -26,7 +25,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 async fn balance(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let user = api::user(req)?;
-    let account = app.service.account(&user, Utc::now()).await?;
+    let account = app.service.account(&user, app.clock.now()).await?;
     let flags = app.flags.read().await.flags;
     Ok(json_response(
         StatusCode::OK,
@@ -39,7 +38,7 @@ async fn transactions(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
     let (limit, cursor) = page_query(req)?;
     let page = app
         .service
-        .entries(&user, limit, cursor, Utc::now())
+        .entries(&user, limit, cursor, app.clock.now())
         .await?;
     let page = TransactionsPage {
         items: page.entries.into_iter().map(EntryView::from).collect(),

@@ -1,6 +1,5 @@
 //! Holds: `POST /credits/holds`, `POST /credits/holds/{id}/commit`, `DELETE /credits/holds/{id}`.
 
-use chrono::Utc;
 use credits::api::{self, ApiError, json_response};
 use credits::app::App;
 use credits::flags::Flags;
@@ -64,7 +63,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     };
     let fingerprint = serde_json::to_string(&request).unwrap_or_default();
     let flags = app.flags.read().await.flags;
-    let now = Utc::now();
+    let now = app.clock.now();
     let cause = format!("idem:{key}");
     let once = Once {
         key,
@@ -167,7 +166,7 @@ pub async fn commit(app: &App, req: &Request) -> Result<Response<Body>, ApiError
             Some(v) => Some(whole_number("amount", &v, 0, MAX_DEDUCT)?),
         }
     };
-    let now = Utc::now();
+    let now = app.clock.now();
     let result = app
         .service
         .apply(&user, now, |current| {
@@ -180,7 +179,7 @@ pub async fn commit(app: &App, req: &Request) -> Result<Response<Body>, ApiError
 pub async fn release(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let user = api::user(req)?;
     let id = hold_id(req)?;
-    let now = Utc::now();
+    let now = app.clock.now();
     let result = app
         .service
         .apply(&user, now, |current| {

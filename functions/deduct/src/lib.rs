@@ -4,7 +4,6 @@ mod holds;
 
 pub use holds::{Closed, CommitBody, HoldBody, Opened};
 
-use chrono::Utc;
 use credits::account::Account;
 use credits::api::{self, ApiError, raw_json_response};
 use credits::app::App;
@@ -150,7 +149,7 @@ async fn deduct(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     };
     let answer = app
         .service
-        .deduct(&user, &cmd, Utc::now(), |change| {
+        .deduct(&user, &cmd, app.clock.now(), |change| {
             render(change, request.amount, &flags)
         })
         .await;

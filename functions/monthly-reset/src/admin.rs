@@ -1,6 +1,5 @@
 //! `POST /admin/credits/reset`: an admin starts a run for the current period and gets its record.
 
-use chrono::Utc;
 use credits::api::{self, ApiError, json_response};
 use credits::reset::{ResetError, ResetJob, admin_run_id};
 use lambda_http::http::StatusCode;
@@ -38,7 +37,7 @@ async fn reset(job: &ResetJob, fanout: &Fanout, req: &Request) -> Result<Respons
             "only an administrator can start a reset run",
         ));
     }
-    let now = Utc::now();
+    let now = job.clock().now();
     let run = job
         .start(&admin_run_id(now), &format!("admin:{user}"), now)
         .await

@@ -7,7 +7,6 @@ pub mod admin;
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use credits::period::Period;
 use credits::reset::{ResetError, ResetJob, RunRecord, RunView, SCHEDULED_RUN, SegmentOutcome};
 use serde::{Deserialize, Serialize};
@@ -117,7 +116,9 @@ pub async fn handle(
 ) -> Result<Value, JobError> {
     match event {
         Event::Start => {
-            let run = job.start(SCHEDULED_RUN, "schedule", Utc::now()).await?;
+            let run = job
+                .start(SCHEDULED_RUN, "schedule", job.clock().now())
+                .await?;
             let view = fanout.launch(job, &run).await?;
             Ok(serde_json::to_value(view).unwrap_or(Value::Null))
         }
@@ -161,6 +162,7 @@ pub async fn cold_start(
     let job = ResetJob::new(
         app.service.clone(),
         credits::reset::ResetSettings::from_env()?,
+        app.clock.clone(),
     );
     let function = std::env::var(function_var)
         .map_err(|_| format!("{function_var} (the monthly-reset function's name) is not set"))?;

@@ -36,6 +36,7 @@ fn job(app: &App, page_size: i32) -> ResetJob {
             margin: Duration::ZERO,
             ..ResetSettings::default()
         },
+        app.clock.clone(),
     )
 }
 
@@ -150,6 +151,8 @@ async fn everything(app: &App) -> HashMap<String, (Account, Vec<Entry>)> {
             .client()
             .scan()
             .table_name(store.table())
+            // Pages small enough for the product's call timeout on a busy emulator.
+            .limit(500)
             .set_exclusive_start_key(start)
             .send()
             .await

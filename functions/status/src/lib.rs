@@ -6,7 +6,6 @@
 //! same answer behind the authorizer, with the balance. The local gateway passes the claims of
 //! a valid token on public routes too, so there `/credits/status` shows the balance as well.
 
-use chrono::Utc;
 use credits::api::{self, ApiError, json_response};
 use credits::app::App;
 use credits::flags::{FlagReading, FlagSource};
@@ -102,7 +101,7 @@ async fn status(app: &App, req: &Request, user_required: bool) -> Result<Respons
     }
     let mut body = view(&reading, true);
     if let Some(user) = user {
-        let account = app.service.account(&user, Utc::now()).await?;
+        let account = app.service.account(&user, app.clock.now()).await?;
         body.account = Some(BalanceView::new(&account, &reading.flags));
     }
     Ok(json_response(StatusCode::OK, &body))

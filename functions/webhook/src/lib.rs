@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use chrono::Utc;
 use credits::api::{ApiError, json_response};
 use credits::app::App;
 use credits::flags::FlagSource;
@@ -149,6 +148,8 @@ async fn receive(app: &App, hook: &Webhook, req: &Request) -> Result<&'static st
             format!("the body is larger than {MAX_BODY_BYTES} bytes"),
         ));
     }
+    // One reading for the whole event: the signature's tolerance and the rules see one time.
+    let now = app.clock.now();
     let payload =
         std::str::from_utf8(body).map_err(|_| bad("invalid_request", "the body is not UTF-8"))?;
     let signature = req
@@ -161,12 +162,7 @@ async fn receive(app: &App, hook: &Webhook, req: &Request) -> Result<&'static st
                 "the Stripe-Signature header is missing",
             )
         })?;
-    match signature::verify(
-        payload,
-        signature,
-        hook.secret.expose(),
-        Utc::now().timestamp(),
-    ) {
+    match signature::verify(payload, signature, hook.secret.expose(), now.timestamp()) {
         Ok(()) => {}
         Err(SignatureError::Stale(t)) => {
             tracing::warn!(timestamp = t, "signature timestamp outside the tolerance");
@@ -195,7 +191,7 @@ async fn receive(app: &App, hook: &Webhook, req: &Request) -> Result<&'static st
         prices: &hook.prices,
         flags,
     };
-    let outcome = app.service.apply_stripe(&event, &ctx, Utc::now()).await.map_err(|e| {
+    let outcome = app.service.apply_stripe(&event, &ctx, now).await.map_err(|e| {
         tracing::error!(event_id = %event.id, event_type = %event.kind, error = %e, "event not applied; Stripe retries");
         match e {
             StripeError::Store(e) => ApiError::from(e),

@@ -9,8 +9,12 @@ use super::*;
 async fn each_event_costs_the_fewest_round_trips() {
     let (sdk, config) = credits::local::isolated("wh-cost").await;
     let probe = credits::probe::Probe::new();
-    let app = App::with_clients(probe.client(&sdk), aws_sdk_ssm::Client::new(&sdk), config);
-    let t = now() - 100;
+    // The 2nd of a month: a Lifetime upgrade grants enough that its full refund must cap the
+    // monthly bucket, so the refund's write holds its cap entry whatever day the test runs.
+    let clock = credits::clock::Clock::fixed("2026-11-02T12:00:00Z".parse().unwrap());
+    let app = App::with_clients(probe.client(&sdk), aws_sdk_ssm::Client::new(&sdk), config)
+        .with_clock(clock);
+    let t = app.clock.now().timestamp() - 100;
     let sub = |status| {
         subscription(
             DAHLIA,
