@@ -397,10 +397,6 @@ async fn run(
         "webhook"
     );
     println!("\nA token for user demo-user (24 h):\n  export TOKEN={token}\n");
-    println!(
-        "Browsers may call it from {cors_origins} ({})\n",
-        credits_ops::cors::ORIGINS_VAR
-    );
     println!("  curl -s {base}/credits/balance -H \"Authorization: Bearer $TOKEN\"");
     println!(
         "  curl -s -X POST {base}/credits/deduct -H \"Authorization: Bearer $TOKEN\" \\\n       \
@@ -413,6 +409,10 @@ async fn run(
         "  curl -s -X POST {base}{} --data-binary @{sample} \\\n       \
          -H \"Stripe-Signature: $(target/debug/credits-ops sign-event {sample})\"\n",
         credits_ops::gateway::WEBHOOK_PATH
+    );
+    println!(
+        "Pages on {cors_origins} may call it ({}).\n",
+        credits_ops::cors::ORIGINS_VAR
     );
     serve(listener, gateway, shutdown_signal()).await?;
     println!("stopped");

@@ -34,6 +34,11 @@ def check(name, ok, detail=""):
         print(f"FAILED {name}: {detail}")
 
 
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
 def serve_page(host):
     """A blank page on host:<free port>, served from a thread; returns its origin."""
     root = tempfile.mkdtemp(prefix="cors-page-")
@@ -42,8 +47,7 @@ def serve_page(host):
     with socket.socket() as s:
         s.bind((host, 0))
         port = s.getsockname()[1]
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
-    handler.log_message = lambda *a: None
+    handler = functools.partial(Quiet, directory=root)
     server = http.server.ThreadingHTTPServer((host, port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://{host}:{port}"

@@ -129,4 +129,5 @@ check(total === 2, "transactions: the amounts add up to the balance", total);
 const anon = await anonymous.GET("/credits/balance");
 check(anon.error?.error.code === "unauthorized", "no token: 401 unauthorized", anon.error);
 
-console.log(`frontend (${user}): ${steps} passed, 0 failed`);
+console.log(`(user ${user})`);
+console.log(`frontend: ${steps} passed, 0 failed`);
