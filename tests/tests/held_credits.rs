@@ -19,6 +19,7 @@ fn hook() -> webhook::Webhook {
     webhook::Webhook {
         secret: webhook::SigningSecret::new(SECRET),
         prices: credits::stripe::PriceMap::default(),
+        line_items: None,
     }
 }
 

@@ -17,7 +17,7 @@ fn temp(tag: &str) -> PathBuf {
 }
 
 async fn ssm() -> aws_sdk_ssm::Client {
-    aws_sdk_ssm::Client::new(&credits::config::aws().await)
+    aws_sdk_ssm::Client::new(&credits::config::aws_for_tools().await)
 }
 
 async fn stamped(app: &App) -> usize {

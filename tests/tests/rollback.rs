@@ -12,7 +12,7 @@ use credits_ops::rollout::{self, Backup};
 
 /// An SSM client for the operations (the stack's parameters live in the same emulator).
 async fn ssm() -> aws_sdk_ssm::Client {
-    aws_sdk_ssm::Client::new(&credits::config::aws().await)
+    aws_sdk_ssm::Client::new(&credits::config::aws_for_tools().await)
 }
 
 /// The account (as of now) and its whole ledger, oldest first.

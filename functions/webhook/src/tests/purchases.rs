@@ -232,7 +232,7 @@ async fn deliver_with_new_price(app: &App, body: &str) -> (u16, Value) {
         prices: PriceMap::parse(&prices).unwrap(),
         ..hook()
     };
-    let call = signed(body, &sign(SECRET, now(), body));
+    let call = signed(body, &sign(SECRET, app.clock.now().timestamp(), body));
     response_json(handle(app, &hook, call.request()).await)
 }
 
