@@ -20,6 +20,14 @@ ensure_venv() {
   cp "$ROOT/scripts/requirements.txt" "$stamp"
 }
 
+# Runs a command on the machine's real clock. Under scripts/test-dates the product (gateway,
+# functions, tests) runs on a faked one, while the services around it keep their own, as they
+# would: DynamoDB (the emulator, too slow faked anyway) and a user's browser (Chromium does not
+# load pages under libfaketime).
+on_own_clock() {
+  env -u LD_PRELOAD "$@"
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -38,7 +46,8 @@ aws_env() {
 # Sets EMULATOR_PID; the caller stops it with stop_emulator (the scripts trap EXIT).
 start_emulator() {
   local port=$1 logfile=${2:-/dev/null}
-  "$VENV/bin/python" "$ROOT/scripts/emulator.py" --port "$port" >"$logfile" 2>&1 &
+  # On its own clock (see on_own_clock), and exec'd so that EMULATOR_PID is the emulator itself.
+  env -u LD_PRELOAD "$VENV/bin/python" "$ROOT/scripts/emulator.py" --port "$port" >"$logfile" 2>&1 &
   EMULATOR_PID=$!
   for _ in $(seq 1 100); do
     if curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; then
