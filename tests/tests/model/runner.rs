@@ -223,8 +223,7 @@ impl<'a> Run<'a> {
             }
             Command::Balance { user } => {
                 let call = ApiCall::new("GET", "/credits/balance").user(&name(user));
-                self.exec(Op::Balance(user), Call::Api(call), fault)
-                    .await?;
+                self.exec(Op::Balance(user), Call::Api(call), fault).await?;
             }
             Command::Deduct {
                 user,
@@ -247,12 +246,8 @@ impl<'a> Run<'a> {
                     &key,
                     &body.to_string(),
                 );
-                self.exec(
-                    Op::Deduct(user, key, n, reason),
-                    Call::Api(call),
-                    fault,
-                )
-                .await?;
+                self.exec(Op::Deduct(user, key, n, reason), Call::Api(call), fault)
+                    .await?;
                 observe.push(user);
             }
             Command::Hold {
@@ -264,40 +259,27 @@ impl<'a> Run<'a> {
                 self.model.touch(user);
                 let a = &self.model.users[user];
                 let n = amount.resolve(a.monthly, a.monthly + a.purchased);
-                self.hold(user, &format!("k{key}"), n, ttl, fault)
-                    .await?;
+                self.hold(user, &format!("k{key}"), n, ttl, fault).await?;
                 observe.push(user);
             }
             Command::Commit { user, back, amount } => {
                 self.model.touch(user);
-                let hold = self
-                    .opened
-                    .len()
-                    .checked_sub(back + 1)
-                    .map(|i| self.opened[i]);
+                let (id, hold) = self.target(user, back);
                 let held = hold
                     .and_then(|n| self.model.holds.get(&n))
                     .map_or(1, |h| h.monthly + h.purchased);
                 let n = amount.map(|p| p.resolve(held));
                 let body = n.map_or(String::new(), |n| json!({"amount": n}).to_string());
-                let call = on_hold("POST", &name(user), &self.hold_id(hold), "/commit", &body);
+                let call = on_hold("POST", &name(user), &id, "/commit", &body);
                 self.exec(Op::Close(user, hold, n, false), Call::Api(call), fault)
                     .await?;
                 observe.push(user);
             }
             Command::Release { user, back } => {
-                let hold = self
-                    .opened
-                    .len()
-                    .checked_sub(back + 1)
-                    .map(|i| self.opened[i]);
-                let call = on_hold("DELETE", &name(user), &self.hold_id(hold), "", "");
-                self.exec(
-                    Op::Close(user, hold, None, true),
-                    Call::Api(call),
-                    fault,
-                )
-                .await?;
+                let (id, hold) = self.target(user, back);
+                let call = on_hold("DELETE", &name(user), &id, "", "");
+                self.exec(Op::Close(user, hold, None, true), Call::Api(call), fault)
+                    .await?;
                 observe.push(user);
             }
         }
@@ -308,6 +290,22 @@ impl<'a> Run<'a> {
             self.observe(u).await?;
         }
         self.limits()
+    }
+
+    /// The `back`-th newest hold of the history (any user's): its id, and which of `user`'s
+    /// holds that id names (ids count per account, so another user's may name one of theirs).
+    fn target(&self, user: usize, back: usize) -> (String, Option<usize>) {
+        let n = self
+            .opened
+            .len()
+            .checked_sub(back + 1)
+            .map(|i| self.opened[i]);
+        let id = self.hold_id(n);
+        let mine = self
+            .holds
+            .iter()
+            .find(|(m, i)| **i == id && self.model.owner(**m) == Some(user));
+        (id, mine.map(|(m, _)| *m))
     }
 
     fn hold_id(&self, hold: Option<usize>) -> String {

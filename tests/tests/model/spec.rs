@@ -148,6 +148,12 @@ impl Model {
         *self.causes.entry((u, c)).or_default() += delta;
     }
 
+    /// Whose hold `n` is (open or closed).
+    pub fn owner(&self, n: usize) -> Option<usize> {
+        let closed = self.closed.get(&n).map(|c| c.user);
+        self.holds.get(&n).map(|h| h.user).or(closed)
+    }
+
     pub fn held(&self, u: usize) -> i64 {
         self.holds
             .values()
@@ -393,7 +399,11 @@ impl Model {
         let expired = if h.period == a.period { 0 } else { back_m };
         a.monthly += back_m - expired;
         a.purchased += back_p;
-        self.cause(h.user, Cause::Hold(n), -commit - expired);
+        // A hold that ends by expiry on a later touch may be written as released, its credits
+        // expiring with the month's reset instead: only the total is the model's to check.
+        if outcome != "expired" {
+            self.cause(h.user, Cause::Hold(n), -commit - expired);
+        }
         self.closed.insert(
             n,
             Closed {

@@ -66,7 +66,11 @@ fn monthly_credits_held_across_the_first_expire_when_they_come_back() {
         (field(&view, "/balance"), field(&view, "/held")),
         (json!(5), json!(0))
     );
-    assert_eq!(m.causes.values().sum::<i64>(), -4, "the hold's 4 expired");
+    assert_eq!(m.closed[&0].outcome, "expired");
+    assert_eq!(
+        m.users[0].monthly, 5,
+        "the 4 held came back after November ended: expired"
+    );
 }
 
 #[test]

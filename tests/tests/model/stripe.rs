@@ -128,7 +128,19 @@ pub fn refund(id: &str, created: i64, payment_intent: &str, amount: i64, refunde
 
 /// A new Stripe event: its id, the body Stripe sends, and what the model reads in it.
 pub fn delivery(history: &History, step: usize, now: i64, pay: Pay) -> (String, String, Event) {
-    let id = format!("evt_{step:03}");
+    // A payment's events have ids of their own: Stripe sends one checkout event per payment
+    // (two for a payment that completes later), and a resend is the same event again.
+    let id = match pay {
+        Pay::Checkout {
+            purchase,
+            succeeded,
+            ..
+        } => {
+            let later = succeeded && history.purchases[purchase].flow == Flow::Async;
+            format!("evt_cs{purchase}{}", if later { "_paid" } else { "" })
+        }
+        _ => format!("evt_{step:03}"),
+    };
     match pay {
         Pay::Link { user } => {
             let body = link(&id, now, &name(user), &customer(user));
