@@ -5,7 +5,8 @@
 //!
 //! `MODEL_CASES` (default 40) histories, stopping early after `MODEL_SECONDS` (default 100);
 //! `MODEL_SEED` replays a seed; `MODEL_STEPS` (default 40) bounds a history's length;
-//! `MODEL_SHRINK_SECONDS` (default 300) bounds the shrinking. `scripts/model` runs it longer.
+//! `MODEL_SHRINK_SECONDS` (default 300) bounds the shrinking; `MODEL_LOG=1` shows the product's
+//! log (`RUST_LOG`). `scripts/model` runs it longer.
 
 mod check;
 mod generator;
@@ -69,6 +70,9 @@ fn histories_agree_with_the_model() {
             .finish()
     };
     let seed = var("MODEL_SEED", random);
+    if var("MODEL_LOG", 0) == 1 {
+        credits::app::init_logging();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -20,8 +20,8 @@ use serde_json::json;
 use webhook::{SigningSecret, Webhook};
 
 use crate::check::{self, Got};
-use crate::generator::{Command, Fault, History, Step};
-use crate::spec::{self, Event, Expect, Model};
+use crate::generator::{Command, Fault, Flow, History, Pay, Purchase, Step};
+use crate::spec::{self, Event, Expect, Model, Price};
 use crate::stripe::{UNCONFIGURED, name};
 use crate::{ops, stripe};
 
@@ -76,9 +76,25 @@ impl Op {
     }
 }
 
+/// `p` without the families left out: `flows` (paid later or with nothing to pay) and
+/// `unconfigured` (a price the deployment does not know).
+fn plain(p: &Purchase, leave_out: &[String]) -> Purchase {
+    let out = |f: &str| leave_out.iter().any(|l| l == f);
+    let mut p = *p;
+    if out("flows") {
+        p.flow = Flow::Paid;
+    }
+    if out("unconfigured") && p.price == Price::Unconfigured {
+        p.price = Price::Package(500);
+    }
+    p
+}
+
 pub struct Run<'a> {
     env: &'a Env,
     history: &'a History,
+    /// The history's purchases, with the families left out made plain (paid at once, priced).
+    purchases: Vec<Purchase>,
     app: App,
     hook: Webhook,
     probe: Probe,
@@ -118,6 +134,11 @@ impl<'a> Run<'a> {
         Run {
             env,
             history,
+            purchases: history
+                .purchases
+                .iter()
+                .map(|p| plain(p, &env.leave_out))
+                .collect(),
             app,
             hook,
             probe,
@@ -212,9 +233,26 @@ impl<'a> Run<'a> {
                 self.exec(Op::Stripe(id, event), Call::Stripe(body), fault)
                     .await?;
             }
-            Command::Stripe(pay) => {
+            Command::Stripe(mut pay) => {
+                match &mut pay {
+                    // `early-refunds` left out: no refund before its purchase.
+                    Pay::Refund { purchase, .. }
+                        if left_out("early-refunds") && !self.model.paid(*purchase) =>
+                    {
+                        return Ok(());
+                    }
+                    // `ties` left out: each subscription event a second after the last.
+                    Pay::Sub { skew, .. } if left_out("ties") => {
+                        *skew = 0;
+                        self.model.now += 1;
+                        self.app
+                            .clock
+                            .set(Utc.timestamp_opt(self.model.now, 0).unwrap());
+                    }
+                    _ => {}
+                }
                 let (id, body, event) =
-                    stripe::delivery(self.history, self.step, self.model.now, pay);
+                    stripe::delivery(&self.purchases, self.step, self.model.now, pay);
                 observe.extend(self.subject(&event));
                 self.deliveries
                     .push((id.clone(), body.clone(), event.clone()));
@@ -380,7 +418,7 @@ impl<'a> Run<'a> {
             Event::Link { user, .. } => Some(user),
             Event::Sub { sub, .. } => Some(sub % 2),
             Event::Checkout { purchase, .. } | Event::Refund { purchase, .. } => {
-                Some(self.history.purchases[purchase].user)
+                Some(self.purchases[purchase].user)
             }
         }
     }
@@ -459,6 +497,7 @@ impl<'a> Run<'a> {
             self.model = applied;
             return self.accept(&exp, &first, &op);
         }
+        self.limits()?;
         check::answer(
             &Expect {
                 status: 503,
@@ -494,6 +533,8 @@ impl<'a> Run<'a> {
     }
 
     fn accept(&mut self, exp: &Expect, got: &Got, op: &Op) -> Result<(), String> {
+        // A write DynamoDB refuses explains the answer: say so first.
+        self.limits()?;
         if let Some(wrong) = check::answer(exp, got, &self.holds) {
             let server = if got.status >= 500 {
                 "a 5xx without a fault: "

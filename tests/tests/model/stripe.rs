@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::generator::{Flow, History, Pay, SubKind};
+use crate::generator::{Flow, Pay, Purchase, SubKind};
 use crate::spec::{Event, Plan, Price};
 
 /// The price the deployment does not know until a history configures it.
@@ -127,7 +127,12 @@ pub fn refund(id: &str, created: i64, payment_intent: &str, amount: i64, refunde
 }
 
 /// A new Stripe event: its id, the body Stripe sends, and what the model reads in it.
-pub fn delivery(history: &History, step: usize, now: i64, pay: Pay) -> (String, String, Event) {
+pub fn delivery(
+    purchases: &[Purchase],
+    step: usize,
+    now: i64,
+    pay: Pay,
+) -> (String, String, Event) {
     // A payment's events have ids of their own: Stripe sends one checkout event per payment
     // (two for a payment that completes later), and a resend is the same event again.
     let id = match pay {
@@ -136,7 +141,7 @@ pub fn delivery(history: &History, step: usize, now: i64, pay: Pay) -> (String, 
             succeeded,
             ..
         } => {
-            let later = succeeded && history.purchases[purchase].flow == Flow::Async;
+            let later = succeeded && purchases[purchase].flow == Flow::Async;
             format!("evt_cs{purchase}{}", if later { "_paid" } else { "" })
         }
         _ => format!("evt_{step:03}"),
@@ -201,7 +206,7 @@ pub fn delivery(history: &History, step: usize, now: i64, pay: Pay) -> (String, 
             succeeded,
             named,
         } => {
-            let p = history.purchases[purchase];
+            let p = purchases[purchase];
             let price = match p.price {
                 Price::Lifetime => "price_lifetime".to_owned(),
                 Price::Package(n) => format!("price_credits_{n}"),
@@ -246,7 +251,7 @@ pub fn delivery(history: &History, step: usize, now: i64, pay: Pay) -> (String, 
             (id, body, event)
         }
         Pay::Refund { purchase, percent } => {
-            let p = history.purchases[purchase];
+            let p = purchases[purchase];
             let refunded = (p.amount * percent / 100).max(1);
             let body = refund(&id, now, &format!("pi_{purchase}"), p.amount, refunded);
             (

@@ -110,6 +110,11 @@ pub enum Price {
 }
 
 impl Model {
+    /// Whether a purchase's payment has been applied (or rejected).
+    pub fn paid(&self, purchase: usize) -> bool {
+        self.payments.contains_key(&purchase)
+    }
+
     /// Takes `want` credits of a bucket: from the bucket first, then from open holds, newest
     /// first (held credits are owned credits). Returns what it took.
     fn claw(&mut self, u: usize, monthly: bool, want: i64) -> i64 {
