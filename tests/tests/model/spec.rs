@@ -88,6 +88,10 @@ pub enum Cause {
     Stripe(String),
 }
 
+/// Where a subscription's event stands: Stripe's `created` second, then (within a second) the
+/// subscription's life, then the plan it gives.
+type Order = (i64, u8, i64);
+
 #[derive(Clone, Debug, Default)]
 pub struct User {
     pub open: bool,
@@ -96,7 +100,7 @@ pub struct User {
     pub monthly: i64,
     pub purchased: i64,
     /// Subscription -> (order it was applied at, plan it gives).
-    subs: BTreeMap<usize, ((i64, u8, i64), Option<Plan>)>,
+    subs: BTreeMap<usize, (Order, Option<Plan>)>,
 }
 
 #[derive(Clone, Debug)]
