@@ -23,6 +23,9 @@ pub struct Purchase {
     pub flow: Flow,
     /// Cents.
     pub amount: i64,
+    /// The session names the user (`client_reference_id`, `metadata.user_id`), else only the
+    /// customer.
+    pub named: bool,
 }
 
 /// How the checkout gets paid: at once, with nothing to pay (a 100% coupon), or later
@@ -218,11 +221,7 @@ pub enum Pay {
         skew: i64,
     },
     /// The purchase's checkout (`succeeded`: its async payment succeeding).
-    Checkout {
-        purchase: usize,
-        succeeded: bool,
-        named: bool,
-    },
+    Checkout { purchase: usize, succeeded: bool },
     /// `charge.refunded`, `percent` of the purchase refunded so far.
     Refund { purchase: usize, percent: i64 },
 }
@@ -276,8 +275,8 @@ fn pay() -> impl Strategy<Value = Pay> {
         2 => user().prop_map(|user| Pay::Link { user }),
         8 => (0usize..3, kind, status, any::<bool>(), prop::bool::weighted(0.8), prop::bool::weighted(0.2), skew)
             .prop_map(|(sub, kind, status, yearly, named, addon, skew)| Pay::Sub { sub, kind, status, yearly, named, addon, skew }),
-        6 => (0usize..6, prop::bool::weighted(0.3), prop::bool::weighted(0.8))
-            .prop_map(|(purchase, succeeded, named)| Pay::Checkout { purchase, succeeded, named }),
+        6 => (0usize..6, prop::bool::weighted(0.3))
+            .prop_map(|(purchase, succeeded)| Pay::Checkout { purchase, succeeded }),
         4 => (0usize..6, prop_oneof![Just(100i64), Just(50), Just(25), Just(1), Just(75)])
             .prop_map(|(purchase, percent)| Pay::Refund { purchase, percent }),
     ]
@@ -349,10 +348,12 @@ fn purchase() -> impl Strategy<Value = Purchase> {
     let flow =
         prop_oneof![6 => Just(Flow::Paid), 1 => Just(Flow::NothingToPay), 2 => Just(Flow::Async)];
     let amount = prop_oneof![Just(1000i64), Just(999), Just(4900), Just(3)];
-    (user(), price, flow, amount).prop_map(|(user, price, flow, amount)| Purchase {
+    let named = prop::bool::weighted(0.8);
+    (user(), price, flow, amount, named).prop_map(|(user, price, flow, amount, named)| Purchase {
         user,
         price,
         flow,
+        named,
         amount,
     })
 }

@@ -204,9 +204,9 @@ pub fn delivery(
         Pay::Checkout {
             purchase,
             succeeded,
-            named,
         } => {
             let p = purchases[purchase];
+            let named = p.named;
             let price = match p.price {
                 Price::Lifetime => "price_lifetime".to_owned(),
                 Price::Package(n) => format!("price_credits_{n}"),
