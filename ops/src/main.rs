@@ -46,7 +46,8 @@ enum Command {
         #[arg(long)]
         purchases: Option<bool>,
     },
-    /// Write every account to a file (and an on-demand table backup where supported).
+    /// Write every account to a new file (refused if it exists), and an on-demand table backup
+    /// where supported.
     Backup {
         #[arg(long)]
         out: PathBuf,
@@ -55,7 +56,8 @@ enum Command {
     Migrate {
         #[arg(long)]
         apply: bool,
-        /// Where the backup taken first goes.
+        /// The first run writes its backup here; a run that finds this migration's backup here
+        /// resumes from it (a backup is never rewritten).
         #[arg(long, default_value = "backups/before-v2.jsonl")]
         backup: PathBuf,
     },
@@ -64,8 +66,11 @@ enum Command {
         #[arg(long)]
         backup: Option<PathBuf>,
     },
-    /// The emergency path: switch back to v1 at once; with --backup, restore its accounts.
+    /// The emergency path: switch back to v1 at once, then undo the migration on every account
+    /// (only what it changed: Stripe's and the users' changes since stay), then verify.
     Rollback {
+        /// The migration's backup: purchases go back as it recorded them, and the verification
+        /// checks that no purchased credit of it was lost.
         #[arg(long)]
         backup: Option<PathBuf>,
     },
@@ -177,29 +182,24 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
         Command::Rollback { backup } => {
             let (app, ssm) = clients().await?;
             let backup = backup.map(|p| rollout::read_backup(&p)).transpose()?;
-            let purchases = backup
-                .as_ref()
-                .map_or(Some(true), |b| Some(b.header.enable_purchases));
-            let (before, after) = rollout::switch(
-                &ssm,
-                &app.config.parameter_prefix,
-                credits::flags::Version::V1,
-                purchases,
-            )
-            .await?;
+            let r = rollout::rollback(&app, &ssm, backup.as_ref()).await?;
             println!(
                 "switched {} -> {} (purchases {} -> {})",
-                before.version.as_str(),
-                after.version.as_str(),
-                before.purchases_enabled(),
-                after.purchases_enabled()
+                r.before.version.as_str(),
+                r.after.version.as_str(),
+                r.before.purchases_enabled(),
+                r.after.purchases_enabled()
             );
-            if let Some(b) = backup {
-                let report = rollout::restore(&app, &b).await?;
-                println!("{}", serde_json::to_string_pretty(&report)?);
-                if !report.failed.is_empty() {
-                    return Err("some accounts were not restored; run rollback again".into());
-                }
+            println!(
+                "migration undone\n{}",
+                serde_json::to_string_pretty(&r.undone)?
+            );
+            println!(
+                "verification\n{}",
+                serde_json::to_string_pretty(&r.verification)?
+            );
+            if !r.ok() {
+                return Err("rollback incomplete: run it again (it resumes)".into());
             }
             Ok(())
         }
@@ -275,38 +275,51 @@ fn openapi(write: bool) -> Result<(), credits_ops::rollout::Error> {
 
 async fn clients() -> Result<(App, aws_sdk_ssm::Client), credits_ops::rollout::Error> {
     let config = Config::from_env()?;
-    let sdk = credits::config::aws().await;
+    let sdk = credits::config::aws_for_tools().await;
     Ok((App::new(&sdk, config), aws_sdk_ssm::Client::new(&sdk)))
 }
 
 async fn migrate(apply: bool, backup: &std::path::Path) -> Result<(), credits_ops::rollout::Error> {
     let (app, ssm) = clients().await?;
-    let taken = if apply {
-        let b = rollout::backup(&app, &ssm, backup).await?;
+    let bar = indicatif::ProgressBar::new_spinner().with_message("accounts");
+    if !apply {
+        let report = rollout::migrate(&app, false, &bar).await?;
+        bar.finish_and_clear();
         println!(
-            "backup: {} accounts in {}",
-            b.accounts.len(),
+            "dry run: would migrate\n{}",
+            serde_json::to_string_pretty(&report)?
+        );
+        return Ok(());
+    }
+    let run = rollout::migrate_with_backup(&app, &ssm, backup, &bar).await?;
+    bar.finish_and_clear();
+    let taken = run.backup.header.taken_at;
+    if run.resumed {
+        println!(
+            "resumed from the backup of {taken} in {} (kept as it is)",
             backup.display()
         );
-        Some(b)
     } else {
-        None
-    };
-    let bar = indicatif::ProgressBar::new_spinner().with_message("accounts");
-    let report = rollout::migrate(&app, apply, &bar).await?;
-    bar.finish_and_clear();
-    let mode = if apply {
-        "migrated"
-    } else {
-        "dry run: would migrate"
-    };
-    println!("{mode}\n{}", serde_json::to_string_pretty(&report)?);
-    if let Some(b) = taken {
-        let v = rollout::verify(&app, Some(&b)).await?;
-        println!("verification\n{}", serde_json::to_string_pretty(&v)?);
-        if !v.ok() || !report.failed.is_empty() {
-            return Err("migration incomplete: run it again (it resumes), or roll back".into());
-        }
+        println!(
+            "backup: {} accounts in {}",
+            run.backup.accounts.len(),
+            backup.display()
+        );
+    }
+    let early = run.backup.migrated(rollout::TARGET);
+    if early > 0 {
+        println!(
+            "warning: {early} accounts of that backup were migrated already when it was taken: \
+             it is not the state from before the migration (the first run's backup is)"
+        );
+    }
+    println!("migrated\n{}", serde_json::to_string_pretty(&run.report)?);
+    println!(
+        "verification\n{}",
+        serde_json::to_string_pretty(&run.verification)?
+    );
+    if !run.ok() {
+        return Err("migration incomplete: run it again (it resumes), or roll back".into());
     }
     Ok(())
 }
@@ -321,7 +334,7 @@ async fn rejected_purchases() -> Result<(), credits_ops::rollout::Error> {
 
 async fn setup() -> Result<(), credits_ops::rollout::Error> {
     let config = Config::from_env()?;
-    let sdk = credits::config::aws().await;
+    let sdk = credits::config::aws_for_tools().await;
     credits::local::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table).await?;
     credits::local::put_parameters(
         &aws_sdk_ssm::Client::new(&sdk),

@@ -2,11 +2,9 @@
 //! back. Each works through the core's rules and conditional writes, like a request would, so
 //! it can run beside live traffic and be run again.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use credits::account::{Account, UserId};
 use credits::app::App;
 use credits::flags::{Flags, parameter_names, parse_flags};
@@ -15,9 +13,17 @@ use credits::reset::Cursor;
 use credits::rules;
 use credits::service::ServiceError;
 use credits::store::Stored;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+mod backup;
+mod rollback;
+pub use backup::{Backup, BackupHeader, BackupLine, backup, migration_backup, read_backup};
+pub use rollback::{Rollback, UndoReport, rollback, undo_migration};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The version the migration moves accounts to.
+pub const TARGET: &str = "v2";
 
 /// Accounts read per scan request.
 const PAGE: i32 = 100;
@@ -102,97 +108,6 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// The first line of a backup file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BackupHeader {
-    pub kind: String,
-    pub table: String,
-    pub taken_at: DateTime<Utc>,
-    pub version: String,
-    pub enable_purchases: bool,
-    /// The on-demand table backup taken with it, where the endpoint supports one.
-    pub table_backup_arn: Option<String>,
-}
-
-/// Every other line: an account as it was, with the revision it was read at.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BackupLine {
-    pub account: Account,
-    pub rev: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct Backup {
-    pub header: BackupHeader,
-    pub accounts: BTreeMap<String, BackupLine>,
-}
-
-/// Writes every account to `path` (JSON lines: a header, then one account per line), and asks
-/// DynamoDB for an on-demand table backup too.
-pub async fn backup(app: &App, ssm: &aws_sdk_ssm::Client, path: &Path) -> Result<Backup, Error> {
-    let flags = read_flags(ssm, &app.config.parameter_prefix).await?;
-    let now = Utc::now();
-    let table_backup_arn = match app
-        .service
-        .store()
-        .client()
-        .create_backup()
-        .table_name(&app.config.table)
-        .backup_name(format!("credits-{}", now.format("%Y%m%dT%H%M%SZ")))
-        .send()
-        .await
-    {
-        Ok(out) => out.backup_details().map(|d| d.backup_arn().to_owned()),
-        Err(e) => {
-            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(e), "no on-demand table backup; the file backup stands alone");
-            None
-        }
-    };
-    let header = BackupHeader {
-        kind: "credits-backup".into(),
-        table: app.config.table.clone(),
-        taken_at: now,
-        version: flags.version.as_str().into(),
-        enable_purchases: flags.enable_purchases,
-        table_backup_arn,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut out = BufWriter::new(std::fs::File::create(path)?);
-    serde_json::to_writer(&mut out, &header)?;
-    out.write_all(b"\n")?;
-    let mut accounts = BTreeMap::new();
-    let mut scan = Scan::new(app);
-    while let Some(page) = scan.next_page().await? {
-        for stored in page {
-            let line = BackupLine {
-                account: stored.account,
-                rev: stored.rev,
-            };
-            serde_json::to_writer(&mut out, &line)?;
-            out.write_all(b"\n")?;
-            accounts.insert(line.account.user_id.to_string(), line);
-        }
-    }
-    out.flush()?;
-    Ok(Backup { header, accounts })
-}
-
-pub fn read_backup(path: &Path) -> Result<Backup, Error> {
-    let mut lines = BufReader::new(std::fs::File::open(path)?).lines();
-    let header: BackupHeader = serde_json::from_str(&lines.next().ok_or("an empty backup file")??)?;
-    if header.kind != "credits-backup" {
-        return Err(format!("{} is not a credits backup", path.display()).into());
-    }
-    let mut accounts = BTreeMap::new();
-    for line in lines {
-        let line: BackupLine = serde_json::from_str(&line?)?;
-        accounts.insert(line.account.user_id.to_string(), line);
-    }
-    Ok(Backup { header, accounts })
-}
-
 /// What a migration did, or would do.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct MigrationReport {
@@ -219,7 +134,7 @@ pub async fn migrate(
         for stored in page {
             progress.inc(1);
             report.accounts += 1;
-            let Some(change) = rules::migrate(&stored.account, "v2", now) else {
+            let Some(change) = rules::migrate(&stored.account, TARGET, now) else {
                 report.already_migrated += 1;
                 continue;
             };
@@ -230,7 +145,7 @@ pub async fn migrate(
                 let result = app
                     .service
                     .apply(&user, now, |current| match current {
-                        Some(account) => Ok(rules::migrate(account, "v2", now)
+                        Some(account) => Ok(rules::migrate(account, TARGET, now)
                             .unwrap_or_else(|| rules::touch(Some(account), &user, now))),
                         None => Ok(rules::touch(None, &user, now)),
                     })
@@ -250,6 +165,42 @@ pub async fn migrate(
         }
     }
     Ok(report)
+}
+
+/// What `migrate --apply` did: the backup it started from, the migration, and the verification
+/// against that backup afterwards.
+#[derive(Debug, Clone)]
+pub struct MigrationRun {
+    pub backup: Backup,
+    /// The backup was there already: this run resumed from it.
+    pub resumed: bool,
+    pub report: MigrationReport,
+    pub verification: Verification,
+}
+
+impl MigrationRun {
+    pub fn ok(&self) -> bool {
+        self.verification.ok() && self.report.failed.is_empty()
+    }
+}
+
+/// `migrate --apply`: the backup at `path` (taken by the first run, reused as it is by a
+/// resumed one, see [`migration_backup`]), then the migration, then the verification.
+pub async fn migrate_with_backup(
+    app: &App,
+    ssm: &aws_sdk_ssm::Client,
+    path: &Path,
+    progress: &indicatif::ProgressBar,
+) -> Result<MigrationRun, Error> {
+    let (backup, resumed) = migration_backup(app, ssm, path, TARGET).await?;
+    let report = migrate(app, true, progress).await?;
+    let verification = verify(app, Some(&backup)).await?;
+    Ok(MigrationRun {
+        backup,
+        resumed,
+        report,
+        verification,
+    })
 }
 
 /// Every entry of a user's ledger, oldest first.
@@ -331,57 +282,4 @@ pub async fn verify(app: &App, backup: Option<&Backup>) -> Result<Verification, 
             .collect();
     }
     Ok(v)
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct RestoreReport {
-    pub restored: usize,
-    pub unchanged: usize,
-    /// Accounts opened after the backup: left as they are.
-    pub newer: usize,
-    pub credits_added: i64,
-    pub credits_removed: i64,
-    pub failed: Vec<String>,
-}
-
-/// Puts every account of `backup` back as it was (see [`rules::restore`]).
-pub async fn restore(app: &App, backup: &Backup) -> Result<RestoreReport, Error> {
-    let mut report = RestoreReport::default();
-    let now = Utc::now();
-    let cause = format!("rollback:{}", backup.header.taken_at.to_rfc3339());
-    let mut scan = Scan::new(app);
-    while let Some(page) = scan.next_page().await? {
-        for stored in page {
-            let Some(line) = backup.accounts.get(stored.account.user_id.as_str()) else {
-                report.newer += 1;
-                continue;
-            };
-            let user = stored.account.user_id.clone();
-            let result = app
-                .service
-                .apply(&user, now, |current| {
-                    let current = current.unwrap_or(&line.account);
-                    Ok(rules::restore(current, &line.account, &cause, now))
-                })
-                .await;
-            match result {
-                Ok(change) if change.is_empty() => report.unchanged += 1,
-                Ok(change) => {
-                    report.restored += 1;
-                    for e in &change.entries {
-                        if e.amount > 0 {
-                            report.credits_added += e.amount;
-                        } else {
-                            report.credits_removed -= e.amount;
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(user = %user, error = %e, "restore failed for an account");
-                    report.failed.push(user.to_string());
-                }
-            }
-        }
-    }
-    Ok(report)
 }

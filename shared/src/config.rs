@@ -119,6 +119,18 @@ pub async fn aws() -> aws_config::SdkConfig {
         .await
 }
 
+/// For the operators' tools and the local stack's provisioning: the same region, credentials and
+/// endpoint with patient timeouts (a person waits, and a freshly started emulator takes seconds
+/// to answer its first calls). The store's clients of an [`crate::app::App`] built on it still
+/// carry the product's own timeouts.
+pub async fn aws_for_tools() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(retries())
+        .timeout_config(timeouts(Duration::from_secs(20), Duration::from_secs(60)))
+        .load()
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -532,7 +532,7 @@ pub async fn account_and_ledger(
 
 /// For tests: sets the app's `system-version` parameter, as an operator's put-parameter would.
 pub async fn set_version(app: &crate::app::App, version: &str) {
-    aws_sdk_ssm::Client::new(&crate::config::aws().await)
+    aws_sdk_ssm::Client::new(&crate::config::aws_for_tools().await)
         .put_parameter()
         .name(format!("{}/system-version", app.config.parameter_prefix))
         .value(version)
@@ -588,7 +588,7 @@ pub async fn isolated_with(
         ..crate::config::Config::from_lookup(|_| None).expect("defaults are valid")
     };
     adjust(&mut config);
-    let sdk = crate::config::aws().await;
+    let sdk = crate::config::aws_for_tools().await;
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table)
         .await
         .expect("create the test table");

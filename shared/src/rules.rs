@@ -8,6 +8,9 @@ use crate::ledger::{Bucket, Entry, EntryKind};
 use crate::period::Period;
 use crate::plan::{Credits, Package, Plan};
 
+mod migration;
+pub use migration::{migrate, migration_cause, unmigrate};
+
 /// The smallest and largest amount one deduct may take.
 pub const MIN_DEDUCT: Credits = 1;
 pub const MAX_DEDUCT: Credits = 1_000_000;
@@ -301,55 +304,6 @@ pub fn release_hold(
     }
     draft.close_hold(id, 0, HoldOutcome::Released);
     Ok(draft.finish())
-}
-
-/// The v1 -> v2 migration of one account: brought current (reset, expired holds), then stamped,
-/// with a `migrate` entry (amount 0) that records the purchased credits it carries into v2,
-/// where they stay spendable until used. Nothing is taken away. `None` when already migrated.
-pub fn migrate(current: &Account, to: &str, now: DateTime<Utc>) -> Option<Change> {
-    if current.migrated_to.as_deref() == Some(to) {
-        return None;
-    }
-    let mut draft = Draft::start(Some(current), &current.user_id, now);
-    draft.roll();
-    let carried = draft.account.purchased;
-    let reason = format!("{carried} purchased credits carried into {to}");
-    draft.record(
-        EntryKind::Migrate,
-        Bucket::Purchased,
-        0,
-        0,
-        &format!("migrate:{to}"),
-        Some(&reason),
-    );
-    draft.account.migrated_to = Some(to.to_owned());
-    draft.dirty = true;
-    Some(draft.finish())
-}
-
-/// Puts an account's plan and buckets back as `backup` had them, each difference an `adjust`
-/// entry (so the ledger still adds up). Monthly credits are restored only within the backup's
-/// period: once a reset has granted a newer period, restoring an older balance would grant twice.
-/// Open holds and the migration stamp go back too (`migrated_to` as in the backup); held credits
-/// are left as they are.
-pub fn restore(current: &Account, backup: &Account, cause: &str, now: DateTime<Utc>) -> Change {
-    let mut draft = Draft::start(Some(current), &current.user_id, now);
-    draft.account.plan = backup.plan;
-    let same_period = draft.account.period == backup.period;
-    for (bucket, to, was) in [
-        (Bucket::Monthly, backup.monthly, draft.account.monthly),
-        (Bucket::Purchased, backup.purchased, draft.account.purchased),
-    ] {
-        let diff = to - was;
-        if diff != 0 && (bucket == Bucket::Purchased || same_period) {
-            draft.push(EntryKind::Adjust, bucket, diff, cause, Some("restore"));
-        }
-    }
-    draft.account.migrated_to = backup.migrated_to.clone();
-    draft.dirty = draft.account.plan != current.plan
-        || draft.account.migrated_to != current.migrated_to
-        || !draft.entries.is_empty();
-    draft.finish()
 }
 
 /// How `amount` splits over the buckets, spending monthly credits (`monthly` of them) first.

@@ -2,6 +2,7 @@
 //! on a table of its own in the emulator, and a small HTTP client.
 
 pub mod faults;
+pub mod rehearsal;
 
 use std::sync::Arc;
 
@@ -202,6 +203,33 @@ pub async fn seed_last_month(
     app.service.store().seed(&changes, at).await
 }
 
+/// A Stripe event (API version `2026-07-29.dahlia`) carrying `object`, as Stripe sends it.
+pub fn stripe_event(id: &str, kind: &str, created: i64, object: Value) -> String {
+    serde_json::json!({
+        "id": id, "object": "event", "api_version": "2026-07-29.dahlia",
+        "created": created, "livemode": false, "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null},
+        "type": kind, "data": {"object": object}
+    })
+    .to_string()
+}
+
+/// Stripe's example subscription `id` of `user` (its metadata names them; the customer is
+/// theirs alone), in `status` on `price`.
+pub fn stripe_subscription(id: &str, user: &str, status: &str, price: &str) -> Value {
+    let mut s: Value = serde_json::from_str(include_str!(
+        "../../functions/webhook/tests/fixtures/2026-07-29.dahlia/subscription.json"
+    ))
+    .expect("Stripe's example subscription parses");
+    s["id"] = serde_json::json!(id);
+    s["customer"] = serde_json::json!(format!("cus_{user}"));
+    s["metadata"] = serde_json::json!({ "user_id": user });
+    s["status"] = serde_json::json!(status);
+    s["cancel_at_period_end"] = serde_json::json!(false);
+    s["items"]["data"][0]["price"]["id"] = serde_json::json!(price);
+    s
+}
+
 /// A package purchase (v1, purchases on) delivered by Stripe: `checkout.session.completed` in
 /// mode `payment`, signed with `secret`.
 pub fn stripe_purchase(secret: &str, user: &str, event_id: &str) -> ApiCall {
@@ -216,14 +244,9 @@ pub fn stripe_purchase(secret: &str, user: &str, event_id: &str) -> ApiCall {
     session["metadata"] = serde_json::json!({"user_id": user, "price_id": "price_credits_100"});
     session["payment_intent"] = serde_json::json!(format!("pi_{event_id}"));
     session["amount_total"] = serde_json::json!(1000);
-    let body = serde_json::json!({
-        "id": event_id, "object": "event", "api_version": "2026-07-29.dahlia",
-        "created": chrono::Utc::now().timestamp(), "livemode": false, "pending_webhooks": 1,
-        "request": {"id": null, "idempotency_key": null},
-        "type": "checkout.session.completed", "data": {"object": session}
-    })
-    .to_string();
-    let signature = webhook::sign(secret, chrono::Utc::now().timestamp(), &body);
+    let now = chrono::Utc::now().timestamp();
+    let body = stripe_event(event_id, "checkout.session.completed", now, session);
+    let signature = webhook::sign(secret, now, &body);
     ApiCall {
         route_key: "$default".into(),
         ..ApiCall::new("POST", "/")

@@ -1,50 +1,23 @@
-//! The rollout rehearsal on the emulator: v1 accounts with purchased credits, migrate, switch to
-//! v2, spend, roll back, and every account's credits checked against the backup.
+//! The rollout rehearsal on the emulator: v1 accounts with purchased credits, migrate (and the
+//! same command again), switch to v2, spend, roll back: the migration is undone, what users spent
+//! stays, and every purchased credit of the backup is there or accounted for.
+
+use std::collections::BTreeMap;
 
 use chrono::Utc;
-use credits::account::UserId;
+use credits::app::App;
 use credits::flags::Version;
-use credits::plan::Package;
-use credits::rules;
-use credits::service::Deduct;
+use credits::plan::Plan;
+use credits_e2e::rehearsal::{USERS, open_v1, spend, stored, user};
 use credits_ops::rollout;
-
-fn user(i: usize) -> UserId {
-    UserId::parse(format!("user-{i:03}")).unwrap()
-}
 
 #[tokio::test]
 async fn migrate_switch_spend_and_roll_back_lose_nothing() {
     let app = credits::local::isolated_app("rollout").await;
-    let ssm = aws_sdk_ssm::Client::new(&credits::config::aws().await);
+    let ssm = aws_sdk_ssm::Client::new(&credits::config::aws_for_tools().await);
     let prefix = app.config.parameter_prefix.clone();
     let now = Utc::now();
-    // v1: twelve accounts, some with packages bought, some with credits spent.
-    for i in 0..12 {
-        let u = user(i);
-        app.service.account(&u, now).await.unwrap();
-        for _ in 0..(i % 3) {
-            let package = Package::ALL[i % 4];
-            app.service
-                .apply(&u, now, |cur| {
-                    Ok(rules::purchase(cur, &u, package, &format!("evt_{i}"), now))
-                })
-                .await
-                .unwrap();
-        }
-        if i % 2 == 0 {
-            let cmd = Deduct {
-                amount: 3,
-                reason: None,
-                key: "v1-spend",
-                request: "3",
-            };
-            app.service
-                .deduct(&u, &cmd, now, |_| String::new())
-                .await
-                .unwrap();
-        }
-    }
+    open_v1(&app, now).await;
 
     // A dry run reports and writes nothing.
     let bar = indicatif::ProgressBar::hidden();
@@ -54,33 +27,32 @@ async fn migrate_switch_spend_and_roll_back_lose_nothing() {
         (12, 12, 0)
     );
     assert_eq!(dry.with_purchased, 8);
-    let untouched = app
-        .service
-        .store()
-        .account(&user(1))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(untouched.account.migrated_to, None);
+    assert_eq!(stored(&app, "user-001").await.migrated_to, None);
 
-    // Backup, migrate, verify.
+    // `migrate --apply`: backup, migrate, verify; the same command again changes nothing.
     let path = std::env::temp_dir().join(format!("credits-rehearsal-{}.jsonl", std::process::id()));
-    let backup = rollout::backup(&app, &ssm, &path).await.unwrap();
+    let _ = std::fs::remove_file(&path);
+    let done = rollout::migrate_with_backup(&app, &ssm, &path, &bar)
+        .await
+        .unwrap();
+    assert!(done.ok() && !done.resumed, "{done:?}");
+    let backup = done.backup;
     assert_eq!(backup.accounts.len(), 12);
     assert_eq!(rollout::read_backup(&path).unwrap().accounts.len(), 12);
-    let done = rollout::migrate(&app, true, &bar).await.unwrap();
     assert_eq!(
-        (done.migrated, done.purchased_carried),
+        (done.report.migrated, done.report.purchased_carried),
         (12, dry.purchased_carried)
     );
-    assert!(done.failed.is_empty());
-    let again = rollout::migrate(&app, true, &bar).await.unwrap();
+    let again = rollout::migrate_with_backup(&app, &ssm, &path, &bar)
+        .await
+        .unwrap();
+    assert!(again.ok() && again.resumed, "{again:?}");
     assert_eq!(
-        (again.migrated, again.already_migrated),
+        (again.report.migrated, again.report.already_migrated),
         (0, 12),
         "a second run resumes, changing nothing"
     );
-    assert!(rollout::verify(&app, Some(&backup)).await.unwrap().ok());
+    assert_eq!(again.backup.header.taken_at, backup.header.taken_at);
 
     // v2: spend, purchased credits included; the ledger accounts for every purchased credit.
     let (before, after) = rollout::switch(&ssm, &prefix, Version::V2, Some(false))
@@ -88,52 +60,37 @@ async fn migrate_switch_spend_and_roll_back_lose_nothing() {
         .unwrap();
     assert_eq!((before.version, after.version), (Version::V1, Version::V2));
     assert!(!after.purchases_enabled());
-    for i in 0..12 {
+    for i in 0..USERS {
         let u = user(i);
         let balance = app.service.account(&u, now).await.unwrap().balance();
-        let cmd = Deduct {
-            amount: balance.min(120),
-            reason: None,
-            key: "v2-spend",
-            request: "v2",
-        };
-        app.service
-            .deduct(&u, &cmd, now, |_| String::new())
-            .await
-            .unwrap();
+        spend(&app, &u, balance.min(120), "v2-spend", now).await;
     }
     let v = rollout::verify(&app, Some(&backup)).await.unwrap();
     assert!(v.ok(), "{v:?}");
+    let spent = holdings(&app).await;
 
-    // Roll back: v1 again, and every account as the backup has it.
-    rollout::switch(
-        &ssm,
-        &prefix,
-        Version::V1,
-        Some(backup.header.enable_purchases),
-    )
-    .await
-    .unwrap();
-    let restored = rollout::restore(&app, &backup).await.unwrap();
-    assert!(restored.failed.is_empty());
-    assert_eq!(restored.restored, 12);
+    // Roll back: v1 again, the migration undone, the v2 spending kept.
+    let r = rollout::rollback(&app, &ssm, Some(&backup)).await.unwrap();
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(r.after.version, Version::V1);
+    assert_eq!((r.undone.undone, r.undone.failed.len()), (12, 0));
+    assert_eq!((r.undone.credits_added, r.undone.credits_removed), (0, 0));
+    assert_eq!(holdings(&app).await, spent);
     for (id, line) in &backup.accounts {
-        let now = app
-            .service
-            .store()
-            .account(&UserId::parse(id.as_str()).unwrap())
-            .await
-            .unwrap()
-            .unwrap();
-        let (a, b) = (&now.account, &line.account);
-        assert_eq!(
-            (a.plan, a.monthly, a.purchased, a.held),
-            (b.plan, b.monthly, b.purchased, b.held),
-            "{id}"
-        );
-        assert_eq!(a.migrated_to, None, "{id}");
+        let now = stored(&app, id).await;
+        assert_eq!(now.migrated_to, None, "{id}");
+        assert_eq!(now.plan, line.account.plan, "{id}");
     }
-    let v = rollout::verify(&app, None).await.unwrap();
-    assert!(v.ledger_mismatch.is_empty(), "{v:?}");
     let _ = std::fs::remove_file(&path);
+}
+
+/// What each user of the rehearsal has: plan, monthly, purchased and held credits.
+async fn holdings(app: &App) -> BTreeMap<String, (Plan, i64, i64, i64)> {
+    let mut all = BTreeMap::new();
+    for i in 0..USERS {
+        let id = user(i).to_string();
+        let a = stored(app, &id).await;
+        all.insert(id, (a.plan, a.monthly, a.purchased, a.held));
+    }
+    all
 }

@@ -8,7 +8,7 @@ use credits::flags::{FlagReader, FlagSource, Flags, Version};
 use credits_e2e::Stack;
 
 async fn ssm() -> aws_sdk_ssm::Client {
-    aws_sdk_ssm::Client::new(&credits::config::aws().await)
+    aws_sdk_ssm::Client::new(&credits::config::aws_for_tools().await)
 }
 
 async fn put(ssm: &aws_sdk_ssm::Client, name: &str, value: &str) {
@@ -104,7 +104,7 @@ async fn invalid_values_are_reported_and_the_last_good_value_stays() {
 
 #[tokio::test]
 async fn a_cold_start_with_parameter_store_down_uses_the_default() {
-    let sdk = credits::config::aws().await;
+    let sdk = credits::config::aws_for_tools().await;
     // Nothing listens on port 9: every call fails at once.
     let dead = aws_sdk_ssm::config::Builder::from(&sdk)
         .endpoint_url("http://127.0.0.1:9")

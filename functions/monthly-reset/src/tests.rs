@@ -151,6 +151,8 @@ async fn everything(app: &App) -> HashMap<String, (Account, Vec<Entry>)> {
             .client()
             .scan()
             .table_name(store.table())
+            // Pages small enough for the product's call timeout on a busy emulator.
+            .limit(500)
             .set_exclusive_start_key(start)
             .send()
             .await
