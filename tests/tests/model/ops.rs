@@ -22,35 +22,26 @@ pub async fn switch(app: &App, ssm: &aws_sdk_ssm::Client, v2: bool, purchases: b
         .map_err(text)
 }
 
-/// `scripts/migrate --apply --backup PATH`: the backup, then the migration.
+/// `scripts/migrate --apply --backup PATH`: the backup (once), the migration, the verification.
 pub async fn migrate(app: &App, ssm: &aws_sdk_ssm::Client, backup: &Path) -> Result {
-    rollout::backup(app, ssm, backup).await.map_err(text)?;
-    let report = rollout::migrate(app, true, &indicatif::ProgressBar::hidden())
+    let bar = indicatif::ProgressBar::hidden();
+    let run = rollout::migrate_with_backup(app, ssm, backup, &bar)
         .await
         .map_err(text)?;
-    match report.failed.is_empty() {
+    match run.ok() {
         true => Ok(()),
-        false => Err(format!("migration failed for {:?}", report.failed)),
+        false => Err(format!("migrate: {:?} {:?}", run.report, run.verification)),
     }
 }
 
 /// `scripts/rollback --backup PATH` (or without a backup when no migration ran).
 pub async fn rollback(app: &App, ssm: &aws_sdk_ssm::Client, backup: &Path) -> Result {
-    let Ok(backup) = rollout::read_backup(backup) else {
-        return switch(app, ssm, false, true).await;
-    };
-    let prefix = &app.config.parameter_prefix;
-    rollout::switch(
-        ssm,
-        prefix,
-        Version::V1,
-        Some(backup.header.enable_purchases),
-    )
-    .await
-    .map_err(text)?;
-    let report = rollout::restore(app, &backup).await.map_err(text)?;
-    match report.failed.is_empty() {
+    let backup = rollout::read_backup(backup).ok();
+    let run = rollout::rollback(app, ssm, backup.as_ref())
+        .await
+        .map_err(text)?;
+    match run.ok() {
         true => Ok(()),
-        false => Err(format!("rollback failed for {:?}", report.failed)),
+        false => Err(format!("rollback: {:?} {:?}", run.undone, run.verification)),
     }
 }
