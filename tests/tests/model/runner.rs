@@ -13,6 +13,7 @@ use credits::clock::Clock;
 use credits::ledger::{Entry, TransactionId};
 use credits::local::ApiCall;
 use credits::probe::Probe;
+use credits::store::Page;
 use credits::stripe::PriceMap;
 use credits_e2e::faults::{Fault as ProxyFault, FaultProxy};
 use credits_e2e::{invoke, keyed, on_hold};
@@ -567,13 +568,7 @@ impl<'a> Run<'a> {
         let known = self.ledgers[u].keys().last().copied().unwrap_or(0);
         let mut before: Option<TransactionId> = None;
         loop {
-            let page = self
-                .app
-                .service
-                .store()
-                .entries(&user, 100, before)
-                .await
-                .map_err(|e| e.to_string())?;
+            let page = self.entries(&user, before).await?;
             let done = page.next.is_none() || page.entries.iter().any(|e| e.seq <= known);
             for e in page.entries {
                 self.ledgers[u].insert(e.seq, e);
@@ -585,6 +580,20 @@ impl<'a> Run<'a> {
         }
         check::ledger(&self.ledgers[u], &self.model, u, &self.holds)
             .map_err(|e| format!("ledger of {}: {e}", name(u)))
+    }
+
+    /// A page of the ledger, newest first. The test's own read: tried again when the busy
+    /// emulator does not answer within the product's timeout.
+    async fn entries(&self, user: &UserId, before: Option<TransactionId>) -> Result<Page, String> {
+        let store = self.app.service.store();
+        let mut tries = 0;
+        loop {
+            match store.entries(user, 100, before).await {
+                Ok(page) => return Ok(page),
+                Err(e) if tries == 3 => return Err(format!("the ledger cannot be read: {e}")),
+                Err(_) => tries += 1,
+            }
+        }
     }
 
     /// Every transaction sent since the last check fits DynamoDB's limits.
