@@ -42,6 +42,7 @@ static RIG: LazyLock<Rig> = LazyLock::new(|| {
     let hook = webhook::Webhook {
         secret: webhook::SigningSecret::new(WEBHOOK_SECRET),
         prices: credits::stripe::PriceMap::default(),
+        line_items: None,
     };
     Rig { rt, app, hook }
 });

@@ -21,6 +21,7 @@ use lambda_http::Body;
 use tokio::net::TcpListener;
 
 use crate::local_only::{self, LocalRoute};
+use crate::stripe_api::{LOCAL_PREFIX, StripeApi};
 
 /// API Gateway's own payload limit.
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
@@ -30,6 +31,7 @@ pub struct Gateway {
     secret: String,
     routes: Vec<HttpRoute>,
     webhook: webhook::Webhook,
+    stripe_api: StripeApi,
 }
 
 /// The webhook's Function URL, served beside the HTTP API's routes.
@@ -38,6 +40,16 @@ pub const WEBHOOK_PATH: &str = "/webhook/stripe";
 impl Gateway {
     /// Fails when the template declares a route whose function is not mounted here.
     pub fn new(app: App, secret: String) -> Result<Self, String> {
+        let webhook = webhook::Webhook::from_local_env().map_err(|e| e.to_string())?;
+        Self::with_webhook(app, secret, webhook)
+    }
+
+    /// A gateway whose webhook is `webhook` (a test's, with its own Stripe API stand-in).
+    pub fn with_webhook(
+        app: App,
+        secret: String,
+        webhook: webhook::Webhook,
+    ) -> Result<Self, String> {
         let routes = credits::local::http_routes().map_err(|e| e.to_string())?;
         if let Some(r) = routes
             .iter()
@@ -49,12 +61,12 @@ impl Gateway {
                 r.function
             ));
         }
-        let webhook = webhook::Webhook::from_local_env().map_err(|e| e.to_string())?;
         Ok(Self {
             app,
             secret,
             routes,
             webhook,
+            stripe_api: StripeApi::local(),
         })
     }
 
@@ -113,17 +125,34 @@ pub async fn serve(
     gateway: Arc<Gateway>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_with(listener, shutdown, move |req| {
+        let gateway = gateway.clone();
+        async move { handle(&gateway, req).await }
+    })
+    .await
+}
+
+/// Serves HTTP/1 connections, each request answered by `answer`, until `shutdown` completes.
+pub(crate) async fn serve_with<A, F>(
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+    answer: A,
+) -> std::io::Result<()>
+where
+    A: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
+    F: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => accepted?,
             () = &mut shutdown => return Ok(()),
         };
-        let gateway = gateway.clone();
+        let answer = answer.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let gateway = gateway.clone();
-                async move { Ok::<_, Infallible>(handle(&gateway, req).await) }
+                let answer = answer.clone();
+                async move { Ok::<_, Infallible>(answer(req).await) }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -139,9 +168,23 @@ async fn handle(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Byte
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
-    let response = match LocalRoute::of(req.method(), &path) {
-        Some(local) => local_only::answer(local, &gateway.secret, req).await,
-        None => route(gateway, req).await,
+    let stand_in = path
+        .strip_prefix(LOCAL_PREFIX)
+        .filter(|p| p.starts_with('/'));
+    let response = match (LocalRoute::of(req.method(), &path), stand_in) {
+        (Some(local), _) => local_only::answer(local, &gateway.secret, req).await,
+        (None, Some(stripe_path)) => {
+            let auth = req
+                .headers()
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            let answer =
+                gateway
+                    .stripe_api
+                    .answer(req.method(), stripe_path, req.uri().query(), auth);
+            answer.await
+        }
+        (None, None) => route(gateway, req).await,
     };
     tracing::info!(
         %method,

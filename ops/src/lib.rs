@@ -5,3 +5,4 @@ pub mod local_only;
 pub mod openapi;
 pub mod rollout;
 pub mod smoke;
+pub mod stripe_api;

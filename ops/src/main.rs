@@ -369,6 +369,15 @@ async fn run(addr: SocketAddr, secret: String) -> Result<(), credits_ops::rollou
         credits_ops::gateway::WEBHOOK_PATH,
         "webhook"
     );
+    println!(
+        "  {:<7}{:<36}-> the Stripe API stand-in (local only; key {})",
+        "GET",
+        format!(
+            "{}/v1/checkout/sessions/{{id}}/line_items",
+            credits_ops::stripe_api::LOCAL_PREFIX
+        ),
+        credits_ops::stripe_api::LOCAL_KEY
+    );
     println!("\nA token for user demo-user (24 h):\n  export TOKEN={token}\n");
     println!("  curl -s {base}/credits/balance -H \"Authorization: Bearer $TOKEN\"");
     println!(

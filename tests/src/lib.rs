@@ -3,6 +3,7 @@
 
 pub mod faults;
 pub mod rehearsal;
+pub mod stripe_api;
 
 use std::sync::Arc;
 
@@ -45,6 +46,17 @@ impl Stack {
         let app = credits::local::isolated_app_with(tag, adjust).await;
         let gateway =
             Arc::new(Gateway::new(app, SECRET.into()).expect("the template's routes mount"));
+        Self::serve(gateway).await
+    }
+
+    /// A stack whose webhook is `hook` (pointed at a test's Stripe API stand-in, say).
+    pub async fn start_with_webhook(tag: &str, hook: webhook::Webhook) -> Self {
+        let app = credits::local::isolated_app(tag).await;
+        let gateway = Gateway::with_webhook(app, SECRET.into(), hook);
+        Self::serve(Arc::new(gateway.expect("the template's routes mount"))).await
+    }
+
+    async fn serve(gateway: Arc<Gateway>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -113,6 +113,7 @@ fn deliver(body: Vec<u8>, signature: String) -> Result<(), TestCaseError> {
     let hook = webhook::Webhook {
         secret: webhook::SigningSecret::new("whsec_fuzz"),
         prices: credits::stripe::PriceMap::default(),
+        line_items: None,
     };
     let call = ApiCall {
         route_key: "$default".into(),

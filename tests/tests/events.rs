@@ -70,6 +70,7 @@ async fn the_function_url_sample_reaches_the_webhook_once_signed_afresh() {
     let hook = webhook::Webhook {
         secret: webhook::SigningSecret::new("whsec_local"),
         prices: credits::stripe::PriceMap::default(),
+        line_items: None,
     };
     let (status, body) = response_json(webhook::handle(&app, &hook, req).await);
     assert_eq!(status, 200, "{body}");

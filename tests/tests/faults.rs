@@ -355,6 +355,7 @@ async fn deliver(app: &App, call: &ApiCall) -> (u16, Value) {
     let hook = webhook::Webhook {
         secret: webhook::SigningSecret::new("whsec_faults"),
         prices: credits::stripe::PriceMap::default(),
+        line_items: None,
     };
     credits::local::response_json(webhook::handle(app, &hook, call.request()).await)
 }

@@ -12,8 +12,10 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
+pub use line_items::{ApiKey, LineItems};
 pub use signature::{SignatureError, sign};
 
+pub mod line_items;
 pub mod signature;
 
 /// Stripe's events are a few KiB; anything this large is not one.
@@ -48,66 +50,106 @@ impl fmt::Debug for SigningSecret {
 pub struct Webhook {
     pub secret: SigningSecret,
     pub prices: PriceMap,
+    /// The Stripe API, for a paid checkout without `metadata.price_id`; `None` without a key
+    /// (such a checkout is then answered 503 until one is configured).
+    pub line_items: Option<LineItems>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookConfigError {
     #[error("environment variable {name} is invalid: {problem}")]
     Invalid { name: &'static str, problem: String },
-    #[error("the signing secret parameter {name} cannot be read: {message}")]
-    Secret { name: String, message: String },
+    #[error("the SSM parameter {name} cannot be read: {message}")]
+    Parameter { name: String, message: String },
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 impl Webhook {
-    /// `STRIPE_WEBHOOK_SECRET_PARAMETER` (an SSM SecureString's name, read here with
-    /// decryption) or else `STRIPE_WEBHOOK_SECRET` (default `whsec_local`); `STRIPE_PRICES`.
+    /// The signing secret from the SSM SecureString named by `STRIPE_WEBHOOK_SECRET_PARAMETER`,
+    /// else `STRIPE_WEBHOOK_SECRET` (default `whsec_local`); the Stripe API key likewise from
+    /// `STRIPE_API_KEY_PARAMETER`, else `STRIPE_API_KEY` (none: no lookup). Both parameters are
+    /// read here, together, with decryption; a failure fails the cold start.
     pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, WebhookConfigError> {
-        let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let prices = prices_from(var("STRIPE_PRICES"))?;
-        let Some(name) = var("STRIPE_WEBHOOK_SECRET_PARAMETER") else {
-            return Self::local(var("STRIPE_WEBHOOK_SECRET"), prices);
+        let ssm = aws_sdk_ssm::Client::new(sdk);
+        let (secret, key) = tokio::try_join!(
+            secure(
+                &ssm,
+                "STRIPE_WEBHOOK_SECRET_PARAMETER",
+                "STRIPE_WEBHOOK_SECRET"
+            ),
+            secure(&ssm, "STRIPE_API_KEY_PARAMETER", "STRIPE_API_KEY"),
+        )?;
+        let key_name = match var("STRIPE_API_KEY_PARAMETER") {
+            Some(_) => "STRIPE_API_KEY_PARAMETER",
+            None => "STRIPE_API_KEY",
         };
-        let secret_error = |message: String| WebhookConfigError::Secret {
-            name: name.clone(),
-            message,
-        };
-        let out = aws_sdk_ssm::Client::new(sdk)
-            .get_parameter()
-            .name(&name)
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| secret_error(aws_sdk_ssm::error::DisplayErrorContext(e).to_string()))?;
-        let secret = out
-            .parameter
-            .and_then(|p| p.value)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| secret_error("empty".into()))?;
-        Ok(Self {
-            secret: SigningSecret(secret),
-            prices,
-        })
+        Self::build(secret, key, key_name)
     }
 
-    /// The local stack's: `STRIPE_WEBHOOK_SECRET` (default `whsec_local`) and `STRIPE_PRICES`.
+    /// The local stack's: `STRIPE_WEBHOOK_SECRET` (default `whsec_local`), `STRIPE_API_KEY`,
+    /// `STRIPE_API_BASE` and `STRIPE_PRICES`.
     pub fn from_local_env() -> Result<Self, WebhookConfigError> {
-        let var = |name| {
-            std::env::var(name)
-                .ok()
-                .filter(|v: &String| !v.trim().is_empty())
-        };
-        Self::local(
+        Self::build(
             var("STRIPE_WEBHOOK_SECRET"),
-            prices_from(var("STRIPE_PRICES"))?,
+            var("STRIPE_API_KEY"),
+            "STRIPE_API_KEY",
         )
     }
 
-    fn local(secret: Option<String>, prices: PriceMap) -> Result<Self, WebhookConfigError> {
+    fn build(
+        secret: Option<String>,
+        key: Option<String>,
+        key_name: &'static str,
+    ) -> Result<Self, WebhookConfigError> {
+        let prices = prices_from(var("STRIPE_PRICES"))?;
+        let invalid = |name, problem: String| WebhookConfigError::Invalid { name, problem };
+        let line_items = match key {
+            None => None,
+            Some(key) => {
+                let key = ApiKey::parse(key).map_err(|e| invalid(key_name, e.to_string()))?;
+                let base = var("STRIPE_API_BASE");
+                Some(
+                    LineItems::new(&key, base.as_deref())
+                        .map_err(|problem| invalid("STRIPE_API_BASE", problem))?,
+                )
+            }
+        };
         Ok(Self {
             secret: SigningSecret(secret.unwrap_or_else(|| LOCAL_SECRET.into())),
             prices,
+            line_items,
         })
     }
+}
+
+/// The SecureString named by `parameter` (read with decryption), else the value of `plain`.
+async fn secure(
+    ssm: &aws_sdk_ssm::Client,
+    parameter: &str,
+    plain: &str,
+) -> Result<Option<String>, WebhookConfigError> {
+    let Some(name) = var(parameter) else {
+        return Ok(var(plain));
+    };
+    let failed = |message: String| WebhookConfigError::Parameter {
+        name: name.clone(),
+        message,
+    };
+    let out = ssm
+        .get_parameter()
+        .name(&name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| failed(aws_sdk_ssm::error::DisplayErrorContext(e).to_string()))?;
+    out.parameter
+        .and_then(|p| p.value)
+        .filter(|v| !v.is_empty())
+        .map(Some)
+        .ok_or_else(|| failed("empty".into()))
 }
 
 fn prices_from(spec: Option<String>) -> Result<PriceMap, WebhookConfigError> {
@@ -178,8 +220,13 @@ async fn receive(app: &App, hook: &Webhook, req: &Request) -> Result<&'static st
     }
     let value: Value = serde_json::from_str(payload)
         .map_err(|e| bad("invalid_request", format!("malformed JSON: {e}")))?;
-    let event =
+    let mut event =
         credits::stripe::command(&value).map_err(|e| bad("invalid_request", e.to_string()))?;
+    if let Command::Buy(buy) = &mut event.command
+        && buy.price.is_none()
+    {
+        buy.price = price_from_line_items(hook, &event.id, &buy.session).await?;
+    }
     // Only a package purchase moves money by the flag; other events do not read it.
     let flags = if matches!(event.command, Command::Buy(_)) {
         let reading = app.flags.read().await;
@@ -204,6 +251,52 @@ async fn receive(app: &App, hook: &Webhook, req: &Request) -> Result<&'static st
     })?;
     tracing::info!(event_id = %event.id, event_type = %event.kind, outcome = outcome.as_str(), "event");
     Ok(outcome.as_str())
+}
+
+/// A paid checkout without `metadata.price_id`: the price from the session's line items, or
+/// `None` when none is configured (the decision then treats it as an unknown price). A lookup
+/// that fails, or no key to make it with, is a 503: the event is not recorded, Stripe retries.
+async fn price_from_line_items(
+    hook: &Webhook,
+    event_id: &str,
+    session: &str,
+) -> Result<Option<String>, ApiError> {
+    let retry = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "the checkout's line items cannot be read now; retry",
+        )
+    };
+    let Some(client) = &hook.line_items else {
+        tracing::error!(
+            event_id,
+            session,
+            "paid checkout without metadata.price_id and no Stripe API key to list its line \
+             items (STRIPE_API_KEY_PARAMETER); Stripe retries"
+        );
+        return Err(retry());
+    };
+    let choice = client.choose(session, &hook.prices).await.map_err(|e| {
+        tracing::error!(event_id, session, error = %e, "line items not read; Stripe retries");
+        retry()
+    })?;
+    if !choice.ungranted.is_empty() {
+        tracing::error!(
+            event_id,
+            session,
+            granted = choice.price.as_deref().unwrap_or("<none>"),
+            ungranted = ?choice.ungranted,
+            "a checkout sold more than one configured unit: only the first is granted"
+        );
+    }
+    tracing::info!(
+        event_id,
+        session,
+        price = choice.price.as_deref().unwrap_or("<none>"),
+        "price from the line items"
+    );
+    Ok(choice.price)
 }
 
 #[cfg(test)]

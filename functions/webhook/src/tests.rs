@@ -25,6 +25,7 @@ fn hook() -> Webhook {
     Webhook {
         secret: SigningSecret::new(SECRET),
         prices: PriceMap::default(),
+        line_items: None,
     }
 }
 
