@@ -131,6 +131,7 @@ impl<'a> Run<'a> {
         let hook = Webhook {
             secret: SigningSecret::new(SECRET),
             prices: PriceMap::default(),
+            line_items: None,
         };
         Run {
             env,
