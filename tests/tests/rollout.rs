@@ -120,10 +120,15 @@ async fn migrate_and_roll_back_act_on_the_apps_clock() {
     let a = stored(&app, u.as_str()).await;
     assert_eq!((a.period.to_string(), a.monthly), ("2020-01".into(), 5));
     assert_eq!(a.migrated_to.as_deref(), Some("v2"));
-    let r = rollout::rollback(&app, &ssm, Some(&run.backup)).await.unwrap();
+    let r = rollout::rollback(&app, &ssm, Some(&run.backup))
+        .await
+        .unwrap();
     assert!(r.ok(), "{r:?}");
     let a = stored(&app, u.as_str()).await;
-    assert_eq!((a.period.to_string(), a.migrated_to), ("2020-01".into(), None));
+    assert_eq!(
+        (a.period.to_string(), a.migrated_to),
+        ("2020-01".into(), None)
+    );
     let (_, entries) = credits::local::account_and_ledger(&app, u.as_str()).await;
     assert!(entries.iter().all(|e| e.at == at), "{entries:?}");
     let _ = std::fs::remove_file(&path);
