@@ -1,6 +1,7 @@
 //! Stripe deliveries as Stripe sends them: its published example objects with only the fields
 //! a history needs changed, in an event envelope.
 
+use credits_e2e::stripe_event as event;
 use serde_json::{Value, json};
 
 use crate::generator::{Flow, Pay, Purchase, SubKind};
@@ -26,16 +27,6 @@ fn fixture(name: &str) -> Value {
         }
     };
     serde_json::from_str(text).expect("Stripe's example object parses")
-}
-
-fn event(id: &str, kind: &str, created: i64, object: Value) -> String {
-    json!({
-        "id": id, "object": "event", "api_version": "2026-07-29.dahlia", "created": created,
-        "livemode": false, "pending_webhooks": 1,
-        "request": {"id": null, "idempotency_key": null},
-        "type": kind, "data": {"object": object}
-    })
-    .to_string()
 }
 
 pub fn customer(user: usize) -> String {
