@@ -243,13 +243,16 @@ impl<'a> Run<'a> {
                     {
                         return Ok(());
                     }
-                    // `ties` left out: each subscription event a second after the last.
-                    Pay::Sub { skew, .. } if left_out("ties") => {
-                        *skew = 0;
-                        self.model.now += 1;
-                        self.app
-                            .clock
-                            .set(Utc.timestamp_opt(self.model.now, 0).unwrap());
+                    // `ties` left out: each subscription event a second after the last;
+                    // `addon`: no add-on item.
+                    Pay::Sub { skew, addon, .. } => {
+                        *addon &= !left_out("addon");
+                        if left_out("ties") {
+                            *skew = 0;
+                            self.model.now += 1;
+                            let now = Utc.timestamp_opt(self.model.now, 0).unwrap();
+                            self.app.clock.set(now);
+                        }
                     }
                     _ => {}
                 }
