@@ -157,9 +157,12 @@ impl<'a> Run<'a> {
 
     /// Every step, then the table is dropped.
     pub async fn all(mut self) -> Result<(), String> {
-        let mut result = Ok(());
+        let mut result = self.flags_read().await;
         let history = self.history;
         for (i, step) in history.steps.iter().enumerate() {
+            if result.is_err() {
+                break;
+            }
             self.step = i;
             if let Err(e) = self.one(step).await {
                 result = Err(format!("step {i} ({:?}): {e}", step.cmd));
@@ -194,6 +197,7 @@ impl<'a> Run<'a> {
             Command::Flags { v2, purchases } => {
                 ops::switch(&self.app, &self.ssm, v2, purchases).await?;
                 self.model.flags(v2, purchases);
+                self.flags_read().await?;
             }
             Command::ConfigurePrice => {
                 let spec = format!("{},{UNCONFIGURED}=premium", PriceMap::DEFAULT);
@@ -207,6 +211,7 @@ impl<'a> Run<'a> {
                 } else {
                     ops::rollback(&self.app, &self.ssm, &self.backup).await?;
                     self.model.rollback();
+                    self.flags_read().await?;
                 }
                 observe.extend((0..spec::USERS).filter(|u| self.model.users[*u].open));
             }
@@ -598,6 +603,25 @@ impl<'a> Run<'a> {
                 Err(_) => tries += 1,
             }
         }
+    }
+
+    /// Waits until the App has read the flags the model holds: a read that the busy emulator
+    /// does not answer in time keeps the last value read (never read: v2 without purchases),
+    /// which is the product's rule but not what a history means to test.
+    async fn flags_read(&self) -> Result<(), String> {
+        for _ in 0..50 {
+            let reading = self.app.flags.read().await;
+            let f = reading.flags;
+            let fresh = reading.source == credits::flags::FlagSource::ParameterStore;
+            if fresh
+                && (f.version == credits::flags::Version::V2, f.enable_purchases)
+                    == (self.model.v2, self.model.purchases_on)
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err("the flags set were never read".into())
     }
 
     /// Every transaction sent since the last check fits DynamoDB's limits.
