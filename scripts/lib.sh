@@ -60,3 +60,23 @@ stop_emulator() {
     wait "$EMULATOR_PID" 2>/dev/null || true
   fi
 }
+
+# cargo-lambda and zig (PyPI) in a venv of their own (.tools/lambda, gitignored), and the
+# arm64 rustup target; puts that venv first on PATH, where `cargo lambda` and `sam build` find
+# them (cargo-lambda finds zig beside itself).
+LAMBDA_TOOLS="cargo-lambda==1.9.* ziglang==0.17.*"
+ensure_lambda_tools() {
+  local venv="$ROOT/.tools/lambda"
+  if ! [ -x "$venv/bin/cargo-lambda" ] || [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$LAMBDA_TOOLS" ]; then
+    log "installing cargo-lambda and zig into .tools/lambda (once)"
+    python3 -m venv "$venv"
+    # shellcheck disable=SC2086
+    "$venv/bin/pip" install -q --disable-pip-version-check $LAMBDA_TOOLS
+    echo "$LAMBDA_TOOLS" >"$venv/.requirements"
+  fi
+  if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    log "rustup target add aarch64-unknown-linux-gnu (once)"
+    rustup target add aarch64-unknown-linux-gnu >/dev/null
+  fi
+  export PATH="$venv/bin:$PATH"
+}

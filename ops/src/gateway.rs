@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use tokio::net::TcpListener;
 
+use crate::cors::{Cors, LOCAL_ORIGINS};
 use crate::local_only::{self, LocalRoute};
 use crate::stripe_api::{LOCAL_PREFIX, StripeApi};
 
@@ -32,13 +33,15 @@ pub struct Gateway {
     routes: Vec<HttpRoute>,
     webhook: webhook::Webhook,
     stripe_api: StripeApi,
+    cors: Cors,
 }
 
 /// The webhook's Function URL, served beside the HTTP API's routes.
 pub const WEBHOOK_PATH: &str = "/webhook/stripe";
 
 impl Gateway {
-    /// Fails when the template declares a route whose function is not mounted here.
+    /// Fails when the template declares a route whose function is not mounted here. Allows
+    /// the local origins ([`LOCAL_ORIGINS`]); see [`Gateway::with_cors`].
     pub fn new(app: App, secret: String) -> Result<Self, String> {
         let webhook = webhook::Webhook::from_local_env().map_err(|e| e.to_string())?;
         Self::with_webhook(app, secret, webhook)
@@ -67,7 +70,14 @@ impl Gateway {
             routes,
             webhook,
             stripe_api: StripeApi::local(),
+            cors: Cors::new(LOCAL_ORIGINS)?,
         })
+    }
+
+    /// The browsers' origins it allows (`CREDITS_CORS_ALLOWED_ORIGINS`).
+    pub fn with_cors(mut self, cors: Cors) -> Self {
+        self.cors = cors;
+        self
     }
 
     pub fn routes(&self) -> &[HttpRoute] {
@@ -113,10 +123,7 @@ async fn admin_reset(app: &App, req: lambda_http::Request) -> lambda_http::Respo
         credits::reset::ResetSettings::default()
     });
     let job = credits::reset::ResetJob::new(app.service.clone(), settings, app.clock.clone());
-    let fanout = monthly_reset::Fanout::InProcess {
-        budget: std::time::Duration::from_secs(600),
-    };
-    monthly_reset::admin::handle(&job, &fanout, req).await
+    monthly_reset::admin::handle(&job, &monthly_reset::Fanout::local(), req).await
 }
 
 /// Serves until `shutdown` completes; connections in flight are dropped with the task.
@@ -168,24 +175,33 @@ async fn handle(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Byte
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
+    let request_headers = req.headers().clone();
+    // The webhook is a Function URL, not the HTTP API: no CORS there, as deployed.
+    let cors = (path != WEBHOOK_PATH).then_some(&gateway.cors);
     let stand_in = path
         .strip_prefix(LOCAL_PREFIX)
         .filter(|p| p.starts_with('/'));
-    let response = match (LocalRoute::of(req.method(), &path), stand_in) {
-        (Some(local), _) => local_only::answer(local, &gateway.secret, req).await,
-        (None, Some(stripe_path)) => {
-            let auth = req
-                .headers()
-                .get(hyper::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok());
-            let answer =
-                gateway
-                    .stripe_api
-                    .answer(req.method(), stripe_path, req.uri().query(), auth);
-            answer.await
-        }
-        (None, None) => route(gateway, req).await,
+    let mut response = match cors.and_then(|c| c.preflight(req.method(), &request_headers)) {
+        Some(preflight) => preflight,
+        None => match (LocalRoute::of(req.method(), &path), stand_in) {
+            (Some(local), _) => local_only::answer(local, &gateway.secret, req).await,
+            (None, Some(stripe_path)) => {
+                let auth = req
+                    .headers()
+                    .get(hyper::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
+                let answer =
+                    gateway
+                        .stripe_api
+                        .answer(req.method(), stripe_path, req.uri().query(), auth);
+                answer.await
+            }
+            (None, None) => route(gateway, req).await,
+        },
     };
+    if let Some(cors) = cors {
+        cors.decorate(&request_headers, &mut response);
+    }
     tracing::info!(
         %method,
         %path,

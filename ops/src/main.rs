@@ -32,6 +32,10 @@ enum Command {
             hide_env_values = true
         )]
         secret: String,
+        /// The origins whose pages may call the API from a browser: comma-separated
+        /// `scheme://host[:port]`, `scheme://host:*` for any port, or `*`.
+        #[arg(long, env = credits_ops::cors::ORIGINS_VAR, default_value = credits_ops::cors::LOCAL_ORIGINS)]
+        cors_origins: String,
     },
     /// Print the OpenAPI document of the HTTP API (or, with --write, update infra/openapi.json).
     Openapi {
@@ -122,16 +126,31 @@ enum Command {
     /// Print the Stripe-Signature header for a file's exact bytes, signed now as Stripe signs.
     SignEvent {
         file: std::path::PathBuf,
-        #[arg(
-            long,
-            env = "STRIPE_WEBHOOK_SECRET",
-            default_value = webhook::LOCAL_SECRET,
-            hide_env_values = true
-        )]
-        secret: String,
+        #[command(flatten)]
+        secret: WebhookSecret,
+    },
+    /// Print a sample of events/ ready for `cargo lambda invoke --data-ascii`: a webhook
+    /// event signed now, a hold's release or commit naming a hold opened now for its user
+    /// (in the local stack's emulator unless AWS_ENDPOINT_URL says otherwise); others as they are.
+    Event {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        secret: WebhookSecret,
     },
     /// List the v2 package purchases that granted nothing (to refund), as JSON lines.
     RejectedPurchases,
+}
+
+/// The webhook's signing secret, for signing events as Stripe would.
+#[derive(clap::Args)]
+struct WebhookSecret {
+    #[arg(
+        long,
+        env = "STRIPE_WEBHOOK_SECRET",
+        default_value = webhook::LOCAL_SECRET,
+        hide_env_values = true
+    )]
+    secret: String,
 }
 
 #[tokio::main]
@@ -139,7 +158,11 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
     credits::app::init_logging();
     match Cli::parse().command {
         Command::Setup => setup().await,
-        Command::Serve { addr, secret } => run(addr, secret).await,
+        Command::Serve {
+            addr,
+            secret,
+            cors_origins,
+        } => run(addr, secret, &cors_origins).await,
         Command::Openapi { write } => openapi(write),
         Command::Switch { version, purchases } => {
             let (app, ssm) = clients().await?;
@@ -250,9 +273,21 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
             Ok(())
         }
         Command::SignEvent { file, secret } => {
-            let body = std::fs::read_to_string(&file)?;
+            let body = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let now = chrono::Utc::now().timestamp();
-            println!("{}", webhook::sign(&secret, now, &body));
+            println!("{}", webhook::sign(&secret.secret, now, &body));
+            Ok(())
+        }
+        Command::Event { file, secret } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let event: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
+            let sdk = credits_ops::samples::local_sdk().await;
+            let app = App::new(&sdk, Config::from_env()?);
+            let ready = credits_ops::samples::prepare(event, &secret.secret, &app).await?;
+            println!("{}", serde_json::to_string_pretty(&ready)?);
             Ok(())
         }
         Command::RejectedPurchases => rejected_purchases().await,
@@ -349,9 +384,14 @@ async fn setup() -> Result<(), credits_ops::rollout::Error> {
     Ok(())
 }
 
-async fn run(addr: SocketAddr, secret: String) -> Result<(), credits_ops::rollout::Error> {
+async fn run(
+    addr: SocketAddr,
+    secret: String,
+    cors_origins: &str,
+) -> Result<(), credits_ops::rollout::Error> {
     let app = App::from_env().await?;
-    let gateway = Arc::new(Gateway::new(app, secret.clone())?);
+    let cors = credits_ops::cors::Cors::new(cors_origins)?;
+    let gateway = Arc::new(Gateway::new(app, secret.clone())?.with_cors(cors));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let base = format!("http://{}", listener.local_addr()?);
     let token = credits::local::user_token(&secret, "demo-user", &[], 86_400);
@@ -386,11 +426,15 @@ async fn run(addr: SocketAddr, secret: String) -> Result<(), credits_ops::rollou
     );
     println!("  curl -s {base}/credits/transactions -H \"Authorization: Bearer $TOKEN\"");
     println!("  curl -s {base}/credits/plans");
-    let sample = "events/customer.subscription.created.json";
+    let sample = "events/stripe/checkout.session.completed.json";
     println!(
         "  curl -s -X POST {base}{} --data-binary @{sample} \\\n       \
          -H \"Stripe-Signature: $(target/debug/credits-ops sign-event {sample})\"\n",
         credits_ops::gateway::WEBHOOK_PATH
+    );
+    println!(
+        "Pages on {cors_origins} may call it ({}).\n",
+        credits_ops::cors::ORIGINS_VAR
     );
     serve(listener, gateway, shutdown_signal()).await?;
     println!("stopped");

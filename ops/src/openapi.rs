@@ -62,7 +62,7 @@ fn paths() -> Value {
                 "description": "Applies this period's reset first if the account has not seen it yet.",
                 "tags": ["credits"],
                 "responses": responses(&[
-                    ("200", ok("The balance view", "BalanceView")),
+                    ("200", named("The balance view", "BalanceView")),
                     ("401", unauthorized()),
                 ], true),
             },
@@ -85,7 +85,7 @@ fn paths() -> Value {
                     },
                 ],
                 "responses": responses(&[
-                    ("200", ok("A page of ledger entries", "TransactionsPage")),
+                    ("200", named("A page of ledger entries", "TransactionsPage")),
                     ("400", error("`limit` or `cursor` malformed or given twice", &["invalid_request"])),
                     ("401", unauthorized()),
                 ], true),
@@ -97,7 +97,7 @@ fn paths() -> Value {
                 "summary": "Plans with their monthly credits, and the packages on sale (v1 with purchases on)",
                 "tags": ["credits"],
                 "security": [],
-                "responses": responses(&[("200", ok("Plans and packages", "PlansView"))], false),
+                "responses": responses(&[("200", named("Plans and packages", "PlansView"))], false),
             },
         },
         "/credits/deduct": {
@@ -116,17 +116,13 @@ fn paths() -> Value {
                 },
                 "responses": responses(&[
                     ("200", with_headers(
-                        ok("Deducted; the balance view after it", "Deducted"),
+                        named("Deducted; the balance view after it", "Deducted"),
                         replayed_header(),
                     )),
                     ("400", error("Invalid body or Idempotency-Key", &["invalid_request"])),
                     ("401", unauthorized()),
-                    ("402", error_with(
-                        "Not enough credits: nothing was deducted",
-                        &["insufficient_credits"],
-                        "InsufficientView",
-                    )),
-                    ("409", error("This Idempotency-Key was used with another body", &["idempotency_conflict"])),
+                    ("402", named("Not enough credits: nothing was deducted", "InsufficientCredits")),
+                    ("409", named("This Idempotency-Key was used with another body", "IdempotencyConflict")),
                 ], true),
             },
         },
@@ -147,7 +143,7 @@ fn paths() -> Value {
                 "responses": responses(&[
                     ("201", with_links(
                         with_headers(
-                            ok("The hold, and the balance view with its credits held", "Opened"),
+                            named("The hold, and the balance view with its credits held", "Opened"),
                             replayed_header(),
                         ),
                         json!({
@@ -157,14 +153,10 @@ fn paths() -> Value {
                     )),
                     ("400", error("Invalid body or Idempotency-Key", &["invalid_request"])),
                     ("401", unauthorized()),
-                    ("402", error_with(
-                        "Not enough credits: nothing was held",
-                        &["insufficient_credits"],
-                        "InsufficientView",
-                    )),
-                    ("409", error(
+                    ("402", named("Not enough credits: nothing was held", "InsufficientCredits")),
+                    ("409", one_of(
                         "This Idempotency-Key was used with another body, or too many holds are open",
-                        &["idempotency_conflict", "too_many_holds"],
+                        &["IdempotencyConflict", "TooManyHolds"],
                     )),
                 ], true),
             },
@@ -181,11 +173,11 @@ fn paths() -> Value {
                     "content": {"application/json": {"schema": schema_ref("CommitBody")}},
                 },
                 "responses": responses(&[
-                    ("200", ok("The hold's end, and the balance view after it", "Closed")),
+                    ("200", named("The hold's end, and the balance view after it", "Closed")),
                     ("400", error("Invalid body, or more than the hold holds", &["invalid_request"])),
                     ("401", unauthorized()),
                     ("404", error("No such hold for this user", &["hold_not_found"])),
-                    ("409", hold_closed()),
+                    ("409", named("The hold has already ended (committed, released or expired)", "HoldClosed")),
                 ], true),
             },
         },
@@ -196,10 +188,10 @@ fn paths() -> Value {
                 "tags": ["holds"],
                 "parameters": [hold_id()],
                 "responses": responses(&[
-                    ("200", ok("The hold's end, and the balance view after it", "Closed")),
+                    ("200", named("The hold's end, and the balance view after it", "Closed")),
                     ("401", unauthorized()),
                     ("404", error("No such hold for this user", &["hold_not_found"])),
-                    ("409", hold_closed()),
+                    ("409", named("The hold has already ended (committed, released or expired)", "HoldClosed")),
                 ], true),
             },
         },
@@ -212,7 +204,7 @@ fn paths() -> Value {
                     on `/credits/status/me` only.",
                 "tags": ["operations"],
                 "security": [],
-                "responses": responses(&[("200", ok("The status", "StatusView"))], true),
+                "responses": responses(&[("200", named("The status", "StatusView"))], true),
             },
         },
         "/credits/status/me": {
@@ -221,7 +213,7 @@ fn paths() -> Value {
                 "summary": "The status, with the caller's balance view in `account`",
                 "tags": ["operations"],
                 "responses": responses(&[
-                    ("200", ok("The status and the caller's balance", "StatusView")),
+                    ("200", named("The status and the caller's balance", "StatusView")),
                     ("401", unauthorized()),
                 ], true),
             },
@@ -234,8 +226,8 @@ fn paths() -> Value {
                     applies each account's reset at most once per period, whoever applies it.",
                 "tags": ["operations"],
                 "responses": responses(&[
-                    ("200", ok("The run, finished", "RunView")),
-                    ("202", ok("The run, started and still running", "RunView")),
+                    ("200", named("The run, finished", "RunView")),
+                    ("202", named("The run, started and still running", "RunView")),
                     ("401", unauthorized()),
                     ("403", error("The caller is not an administrator", &["forbidden"])),
                 ], true),
@@ -249,18 +241,6 @@ fn hold_id() -> Value {
         "name": "id", "in": "path", "required": true,
         "description": "The `hold_id` a create answered.",
         "schema": {"type": "string", "pattern": HOLD_ID_PATTERN},
-    })
-}
-
-/// 409 `hold_closed`, with the hold's final record beside the error.
-fn hold_closed() -> Value {
-    let schema = json!({"allOf": [
-        error_schema(&["hold_closed"]),
-        {"type": "object", "required": ["hold"], "properties": {"hold": schema_ref("ClosedHold")}},
-    ]});
-    json!({
-        "description": "The hold has already ended (committed, released or expired)",
-        "content": {"application/json": {"schema": schema}},
     })
 }
 
@@ -316,7 +296,8 @@ fn schema_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
-fn ok(description: &str, schema: &str) -> Value {
+/// An answer whose body is the named schema.
+fn named(description: &str, schema: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": schema_ref(schema)}}})
 }
 
@@ -331,33 +312,63 @@ fn with_headers(mut response: Value, headers: Value) -> Value {
     response
 }
 
-/// The contract's error shape with the `code`s this response can carry.
-fn error_schema(codes: &[&str]) -> Value {
-    json!({"allOf": [
-        schema_ref("Error"),
-        {"properties": {"error": {"properties": {"code": {"enum": codes}}}}},
-    ]})
-}
-
+/// An error answer of the shared `Error` schema, its possible `code`s named in the description
+/// (one `$ref` for all of them: generated clients make one error type, not one per answer).
 fn error(description: &str, codes: &[&str]) -> Value {
-    json!({"description": description, "content": {"application/json": {"schema": error_schema(codes)}}})
+    let codes: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
+    json!({
+        "description": format!("{description}: {}", codes.join(" or ")),
+        "content": {"application/json": {"schema": schema_ref("Error")}},
+    })
 }
 
-/// An error whose body also carries the fields of `extra` beside `error`.
-fn error_with(description: &str, codes: &[&str], extra: &str) -> Value {
-    let schema = json!({"allOf": [error_schema(codes), schema_ref(extra)]});
-    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+/// An answer whose body is one of the named schemas (told apart by `error.code`).
+fn one_of(description: &str, schemas: &[&str]) -> Value {
+    let refs: Vec<Value> = schemas.iter().map(|s| schema_ref(s)).collect();
+    json!({"description": description, "content": {"application/json": {"schema": {"oneOf": refs}}}})
 }
 
-/// The local gateway answers in the contract's shape; a deployed HTTP API's JWT authorizer
-/// answers `{"message": "Unauthorized"}` itself, before any function runs.
+/// The contract's 401. A deployed HTTP API's JWT authorizer answers a missing or invalid token
+/// itself, before any function runs, with `{"message": "Unauthorized"}` (`GatewayError`): kept
+/// out of this answer's schema, so that `error.code` stays readable on every error type.
 fn unauthorized() -> Value {
     json!({
-        "description": "No valid bearer token",
-        "content": {"application/json": {"schema": {"anyOf": [
-            error_schema(&["unauthorized"]),
-            {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}},
-        ]}}},
+        "description": "No valid bearer token: `unauthorized`. (A deployed HTTP API's JWT \
+            authorizer answers this itself, before any function runs, with a `GatewayError` \
+            body, `{\"message\": \"Unauthorized\"}`; HTTP APIs cannot reshape it.)",
+        "content": {"application/json": {"schema": schema_ref("Error")}},
+    })
+}
+
+/// A flat error schema: `error` with `code` fixed to `code`, and `fields`' properties beside it,
+/// so that checking `error.code` tells a client which fields are there.
+fn flat_error(code: &str, description: &str, fields: Option<Value>) -> Value {
+    let mut properties = Map::new();
+    properties.insert(
+        "error".into(),
+        json!({
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "enum": [code]},
+                "message": {"type": "string", "description": "For people; may change."},
+            },
+        }),
+    );
+    let mut required = vec![json!("error")];
+    if let Some(fields) = fields {
+        if let Some(p) = fields.get("properties").and_then(Value::as_object) {
+            properties.extend(p.clone());
+        }
+        if let Some(r) = fields.get("required").and_then(Value::as_array) {
+            required.extend(r.iter().cloned());
+        }
+    }
+    json!({
+        "description": description,
+        "type": "object",
+        "required": required,
+        "properties": properties,
     })
 }
 
@@ -377,9 +388,44 @@ fn schemas() -> Value {
     add::<credits::rules::ClosedHold>(&mut all);
     add::<status::StatusView>(&mut all);
     add::<credits::reset::RunView>(&mut all);
+    let insufficient = all.remove("InsufficientView");
+    all.insert(
+        "InsufficientCredits".to_owned(),
+        flat_error(
+            "insufficient_credits",
+            "402: not enough credits, nothing changed; what the user has, needs, and can do about it.",
+            insufficient,
+        ),
+    );
+    all.insert(
+        "IdempotencyConflict".to_owned(),
+        flat_error(
+            "idempotency_conflict",
+            "409: this Idempotency-Key was used with another request; nothing changed.",
+            None,
+        ),
+    );
+    all.insert(
+        "TooManyHolds".to_owned(),
+        flat_error(
+            "too_many_holds",
+            "409: the account has as many open holds as it may; commit or release one.",
+            None,
+        ),
+    );
+    all.insert(
+        "HoldClosed".to_owned(),
+        flat_error(
+            "hold_closed",
+            "409: the hold has already ended; its final record is in `hold`.",
+            Some(json!({"required": ["hold"], "properties": {"hold": schema_ref("ClosedHold")}})),
+        ),
+    );
     all.insert(
         "Error".to_owned(),
         json!({
+            "description": "Every error answer: `code` is stable snake_case; some answers add \
+                fields beside `error` (`InsufficientCredits`, `HoldClosed`).",
             "type": "object",
             "required": ["error"],
             "properties": {"error": {
@@ -390,6 +436,18 @@ fn schemas() -> Value {
                     "message": {"type": "string", "description": "For people; may change."},
                 },
             }},
+        }),
+    );
+    all.insert(
+        "GatewayError".to_owned(),
+        json!({
+            "description": "What a deployed API Gateway answers itself, before any function \
+                runs: `{\"message\": \"Unauthorized\"}` for a missing or invalid token (401), \
+                `{\"message\": \"Not Found\"}` for an unknown route. The local gateway answers \
+                those in the `Error` shape.",
+            "type": "object",
+            "required": ["message"],
+            "properties": {"message": {"type": "string"}},
         }),
     );
     json!(all)

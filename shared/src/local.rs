@@ -55,7 +55,8 @@ pub struct ParameterDefinition {
     pub value: String,
 }
 
-fn resources() -> Result<BTreeMap<String, Value>, ProvisionError> {
+/// The template's `Resources`, by logical id.
+pub fn resources() -> Result<BTreeMap<String, Value>, ProvisionError> {
     let doc: Value = serde_norway::from_str(TEMPLATE).map_err(|e| template_error(e.to_string()))?;
     let resources = doc
         .get("Resources")

@@ -310,7 +310,10 @@ impl ResetJob {
     }
 
     /// Works on one segment from its checkpoint until it is done or `deadline` (less the
-    /// margin) is near, checkpointing after every page.
+    /// margin) is near, checkpointing after every page. It always works on at least one page:
+    /// a deadline that leaves no time beyond the margin (a margin at or above the function's
+    /// timeout, or `cargo lambda watch`, which reports the deadline as a duration) makes it go
+    /// one page per invocation, never pause having done nothing.
     #[tracing::instrument(skip(self, deadline), fields(%period))]
     pub async fn run_segment(
         &self,
@@ -337,8 +340,15 @@ impl ResetJob {
             return Ok(SegmentOutcome::Lost);
         }
         let mut this_call = Counts::default();
+        if Instant::now() + self.settings.margin >= deadline {
+            tracing::warn!(
+                margin_seconds = self.settings.margin.as_secs(),
+                "no time left beyond the margin: one page in this invocation"
+            );
+        }
+        let mut pages = 0u32;
         loop {
-            if Instant::now() + self.settings.margin >= deadline {
+            if pages > 0 && Instant::now() + self.settings.margin >= deadline {
                 tracing::info!(?this_call, "segment paused before the deadline");
                 return Ok(SegmentOutcome::Paused);
             }
@@ -355,6 +365,7 @@ impl ResetJob {
                     self.settings.page_size,
                 )
                 .await?;
+            pages += 1;
             let (counts, failed) = self.reset_page(page.accounts, now).await;
             cp.counts += counts;
             this_call += counts;

@@ -22,10 +22,12 @@ use crate::{MAX_BODY_BYTES, answer_once, idempotency_key, whole_number};
 pub struct HoldBody {
     #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 1, maximum = 1_000_000))]
     amount: Value,
+    /// Seconds until the hold ends on its own: 1 to 86,400, 900 when absent.
+    // No schema `default`: openapi-typescript makes a field that has one required.
     #[serde(default)]
     #[cfg_attr(
         feature = "openapi",
-        schema(value_type = Option<i64>, minimum = 1, maximum = 86_400, default = 900)
+        schema(value_type = Option<i64>, minimum = 1, maximum = 86_400)
     )]
     ttl_seconds: Option<Value>,
 }

@@ -49,7 +49,30 @@ pub enum Fanout {
     InProcess { budget: Duration },
 }
 
+/// How long a local run may take when its segments run in process.
+pub const LOCAL_BUDGET: Duration = Duration::from_secs(600);
+
+/// `CREDITS_RESET_FANOUT`: `lambda` (the default) or `in-process`.
+pub const FANOUT_VAR: &str = "CREDITS_RESET_FANOUT";
+
 impl Fanout {
+    /// The segments of a local run, in this process for at most [`LOCAL_BUDGET`].
+    pub fn local() -> Self {
+        Fanout::InProcess {
+            budget: LOCAL_BUDGET,
+        }
+    }
+
+    /// When a segment invoked with the Lambda `deadline` must stop. In process the budget
+    /// bounds it instead: a local runtime's deadline is not to be trusted (`cargo lambda
+    /// watch` reports a duration, read as no time left).
+    pub fn deadline(&self, deadline: Instant) -> Instant {
+        match self {
+            Fanout::InProcess { budget } => Instant::now() + *budget,
+            Fanout::Lambda { .. } => deadline,
+        }
+    }
+
     /// Starts every unfinished segment of `run`. In process, they run to the end (or the
     /// budget) before this returns; on Lambda, they are queued.
     pub async fn launch(&self, job: &ResetJob, run: &RunRecord) -> Result<RunView, JobError> {
@@ -127,7 +150,9 @@ pub async fn handle(
             run_id,
             segment,
         } => {
-            let outcome = job.run_segment(period, &run_id, segment, deadline).await?;
+            let outcome = job
+                .run_segment(period, &run_id, segment, fanout.deadline(deadline))
+                .await?;
             if outcome == SegmentOutcome::Paused {
                 fanout
                     .invoke(&Event::Segment {
@@ -151,7 +176,10 @@ pub async fn handle(
 mod tests;
 
 /// What both binaries build once per cold start: logging, the job over the App, and the
-/// fan-out that invokes the reset function named by the environment variable `function_var`.
+/// fan-out: with `CREDITS_RESET_FANOUT=in-process` (local runs, such as `cargo lambda watch`,
+/// where no Lambda service answers) the segments run in this process; otherwise each is an
+/// asynchronous invocation of the reset function named by the environment variable
+/// `function_var`, which must then be set.
 pub async fn cold_start(
     function_var: &str,
 ) -> Result<(ResetJob, Fanout), Box<dyn std::error::Error + Send + Sync>> {
@@ -164,11 +192,22 @@ pub async fn cold_start(
         credits::reset::ResetSettings::from_env()?,
         app.clock.clone(),
     );
-    let function = std::env::var(function_var)
-        .map_err(|_| format!("{function_var} (the monthly-reset function's name) is not set"))?;
-    let fanout = Fanout::Lambda {
-        client: aws_sdk_lambda::Client::new(&sdk),
-        function,
+    let fanout = match std::env::var(FANOUT_VAR).as_deref() {
+        Ok("in-process") => Fanout::local(),
+        Ok("lambda") | Err(_) => Fanout::Lambda {
+            client: aws_sdk_lambda::Client::new(&sdk),
+            function: std::env::var(function_var).map_err(|_| {
+                format!(
+                    "{function_var} (the monthly-reset function's name) is not set; for a \
+                     local run set {FANOUT_VAR}=in-process"
+                )
+            })?,
+        },
+        Ok(other) => {
+            return Err(
+                format!("{FANOUT_VAR}: expected lambda or in-process, got {other:?}").into(),
+            );
+        }
     };
     Ok((job, fanout))
 }

@@ -468,3 +468,49 @@ async fn a_repeated_scheduled_invocation_resumes_the_same_run() {
     assert_eq!(seg["outcome"], "done");
     assert_reset_exactly_once(&app, &users).await;
 }
+
+/// `cargo lambda watch` reports the deadline as a duration, so the handler sees no time left;
+/// on AWS a margin at or above the timeout does the same. Each invocation must still work on a
+/// page: the segment ends after a bounded number of them, never pausing having done nothing.
+#[tokio::test]
+async fn a_segment_with_no_time_left_still_works_a_page_per_invocation() {
+    let app = isolated_app("reset-no-time").await;
+    let users = seed(&app, "t", 10).await;
+    let job = ResetJob::new(
+        app.service.clone(),
+        ResetSettings {
+            segments: 1,
+            page_size: 3,
+            margin: Duration::from_secs(900),
+            ..ResetSettings::default()
+        },
+        app.clock.clone(),
+    );
+    let run = job.start("no-time", "test", Utc::now()).await.unwrap();
+    let store = app.service.store();
+    let mut cursor = None;
+    for invocation in 1.. {
+        assert!(invocation <= 100, "the segment never ended");
+        let outcome = job
+            .run_segment(run.period, "no-time", 0, Instant::now())
+            .await
+            .unwrap();
+        if outcome == SegmentOutcome::Done {
+            break;
+        }
+        assert_eq!(outcome, SegmentOutcome::Paused);
+        let cp = store
+            .checkpoint(run.period, "no-time", 0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            cp.cursor.is_some() && cp.cursor != cursor,
+            "invocation {invocation} paused having done nothing"
+        );
+        cursor = cp.cursor;
+    }
+    let view = job.view(run.period, "no-time").await.unwrap().unwrap();
+    assert_eq!((view.status, view.counts.reset), ("done", 10));
+    assert_reset_exactly_once(&app, &users).await;
+}

@@ -91,9 +91,18 @@ fn body_schemas_follow_the_types() {
         hold["ttl_seconds"]["maximum"],
         json!(credits::rules::MAX_HOLD_TTL)
     );
-    assert_eq!(
-        hold["ttl_seconds"]["default"],
-        json!(credits::rules::DEFAULT_HOLD_TTL)
+    // Described, not a schema `default` (which would make generated clients require it).
+    assert!(hold["ttl_seconds"].get("default").is_none());
+    let described = hold["ttl_seconds"]["description"].as_str().unwrap_or("");
+    assert!(
+        described.contains(&format!("{} when absent", credits::rules::DEFAULT_HOLD_TTL)),
+        "{described}"
+    );
+    assert!(
+        !s["HoldBody"]["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ttl_seconds"))
     );
     assert_eq!(
         s["CommitBody"]["properties"]["amount"]["maximum"],
@@ -121,4 +130,94 @@ fn body_schemas_follow_the_types() {
             "BalanceView.{field}"
         );
     }
+}
+
+/// Generated clients (openapi-typescript) make a property with a `default` required.
+#[test]
+fn no_body_schema_has_a_default() {
+    fn defaults(path: &str, v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if m.contains_key("default") {
+                    out.push(path.to_owned());
+                }
+                for (k, v) in m {
+                    defaults(&format!("{path}/{k}"), v, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| defaults(path, v, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    defaults("", &document()["components"]["schemas"], &mut found);
+    assert!(found.is_empty(), "{found:?}");
+}
+
+/// Every error answer is the shared `Error` or a flat named schema whose `error.code` is one
+/// fixed value (so a client's `code` check tells it which fields are there); none nests an
+/// `allOf` (openapi-python-client loses such members).
+#[test]
+fn every_error_answer_is_the_shared_error_or_a_flat_named_one() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    let mut flat_seen = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if !status.starts_with('4') && !status.starts_with('5') {
+                    continue;
+                }
+                let schema = &response["content"]["application/json"]["schema"];
+                let refs: Vec<&Value> = match schema.get("oneOf") {
+                    Some(Value::Array(all)) => all.iter().collect(),
+                    _ => vec![schema],
+                };
+                for r in refs {
+                    let name = r["$ref"]
+                        .as_str()
+                        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                        .unwrap_or_else(|| panic!("{method} {path} {status}: not a $ref: {r}"));
+                    let target = &schemas[name];
+                    assert!(target.get("allOf").is_none(), "{name} nests allOf");
+                    if name == "Error" {
+                        continue;
+                    }
+                    let code = &target["properties"]["error"]["properties"]["code"]["enum"];
+                    assert_eq!(
+                        code.as_array().map(Vec::len),
+                        Some(1),
+                        "{method} {path} {status}: {name}.error.code is not one value"
+                    );
+                    flat_seen.insert(name.to_owned());
+                }
+            }
+        }
+    }
+    assert_eq!(
+        flat_seen,
+        BTreeSet::from(
+            [
+                "HoldClosed",
+                "IdempotencyConflict",
+                "InsufficientCredits",
+                "TooManyHolds"
+            ]
+            .map(str::to_owned)
+        )
+    );
+    // The 402 carries what the handler adds beside the error, from its Rust type.
+    let required = schemas["InsufficientCredits"]["required"]
+        .as_array()
+        .unwrap();
+    for field in ["error", "balance", "required", "plan", "upgrade_options"] {
+        assert!(
+            required.contains(&json!(field)),
+            "InsufficientCredits.{field}"
+        );
+    }
+    assert!(schemas["InsufficientCredits"]["properties"]["purchase_options"].is_object());
+    assert_eq!(schemas["HoldClosed"]["required"], json!(["error", "hold"]));
+    // The gateway's own shape is documented beside, not mixed into, the contract's 401.
+    assert_eq!(schemas["GatewayError"]["required"], json!(["message"]));
 }

@@ -60,6 +60,12 @@ pub struct ScanPage {
     pub next: Option<Cursor>,
 }
 
+/// A scan page is background work (the reset, a migration), not a caller waiting: it may take
+/// longer than a request's store call, and on the emulator it does (it reads the whole table for
+/// every page).
+const SCAN_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const SCAN_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Store {
     /// One page of segment `segment` of `total` of a parallel scan, account items only. `limit`
     /// counts every item read (ledger entries too), as DynamoDB's `Limit` does.
@@ -82,6 +88,10 @@ impl Store {
             .expression_attribute_values(":account", s(ACCOUNT_SK))
             .set_exclusive_start_key(start)
             .limit(limit)
+            .customize()
+            .config_override(aws_sdk_dynamodb::config::Builder::default().timeout_config(
+                crate::config::timeouts(SCAN_ATTEMPT_TIMEOUT, SCAN_CALL_TIMEOUT),
+            ))
             .send()
             .await
             .map_err(unavailable("Scan"))?;
