@@ -139,6 +139,13 @@ enum Command {
     },
     /// List the v2 package purchases that granted nothing (to refund), as JSON lines.
     RejectedPurchases,
+    /// List the Stripe events parked (a price not in STRIPE_PRICES, a refund before its
+    /// purchase), as JSON lines with `applied` (a later delivery applied it since).
+    Parked {
+        /// Also remove from the list the events that have applied since.
+        #[arg(long)]
+        prune: bool,
+    },
 }
 
 /// The webhook's signing secret, for signing events as Stripe would.
@@ -291,6 +298,7 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
             Ok(())
         }
         Command::RejectedPurchases => rejected_purchases().await,
+        Command::Parked { prune } => parked(prune).await,
     }
 }
 
@@ -363,6 +371,21 @@ async fn rejected_purchases() -> Result<(), credits_ops::rollout::Error> {
     let (app, _) = clients().await?;
     for r in app.service.store().rejected_purchases().await? {
         println!("{}", serde_json::to_string(&r)?);
+    }
+    Ok(())
+}
+
+async fn parked(prune: bool) -> Result<(), credits_ops::rollout::Error> {
+    let (app, _) = clients().await?;
+    let store = app.service.store();
+    for p in store.parked_events().await? {
+        let applied = store.parked_applied(&p).await?;
+        if applied && prune {
+            store.forget_parked(&p.event_id).await?;
+        }
+        let mut line = serde_json::to_value(&p)?;
+        line["applied"] = applied.into();
+        println!("{line}");
     }
     Ok(())
 }

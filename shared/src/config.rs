@@ -19,6 +19,11 @@ pub struct Config {
     pub idempotency_ttl: Duration,
 }
 
+/// The shortest time an Idempotency-Key may be remembered: far longer than any retry (the
+/// SDK's, a client's backoff, a second click) takes to come. Shorter would let a late retry
+/// spend again; 0 would turn idempotency off.
+pub const MIN_IDEMPOTENCY_TTL_SECONDS: u64 = 3600;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("environment variable {name} is invalid: {problem}")]
 pub struct ConfigError {
@@ -43,19 +48,21 @@ impl Config {
                 Some(v) => Ok(v.trim().to_owned()),
             }
         };
-        let seconds =
-            |name: &'static str, default: u64, max: u64| -> Result<Duration, ConfigError> {
-                let Some(raw) = lookup(name) else {
-                    return Ok(Duration::from_secs(default));
-                };
-                match raw.trim().parse::<u64>() {
-                    Ok(n) if n <= max => Ok(Duration::from_secs(n)),
-                    _ => Err(ConfigError {
-                        name,
-                        problem: format!("expected whole seconds from 0 to {max}, got {raw:?}"),
-                    }),
-                }
+        let seconds = |name: &'static str,
+                       default: u64,
+                       (min, max): (u64, u64)|
+         -> Result<Duration, ConfigError> {
+            let Some(raw) = lookup(name) else {
+                return Ok(Duration::from_secs(default));
             };
+            match raw.trim().parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(Duration::from_secs(n)),
+                _ => Err(ConfigError {
+                    name,
+                    problem: format!("expected whole seconds from {min} to {max}, got {raw:?}"),
+                }),
+            }
+        };
         let prefix = text("CREDITS_PARAMETER_PREFIX", "/credits")?;
         if !prefix.starts_with('/') || prefix.ends_with('/') {
             return Err(ConfigError {
@@ -66,8 +73,12 @@ impl Config {
         Ok(Self {
             table: text("CREDITS_TABLE", "credits")?,
             parameter_prefix: prefix,
-            flag_ttl: seconds("CREDITS_FLAG_TTL_SECONDS", 30, 3600)?,
-            idempotency_ttl: seconds("CREDITS_IDEMPOTENCY_TTL_SECONDS", 86_400, 30 * 86_400)?,
+            flag_ttl: seconds("CREDITS_FLAG_TTL_SECONDS", 30, (0, 3600))?,
+            idempotency_ttl: seconds(
+                "CREDITS_IDEMPOTENCY_TTL_SECONDS",
+                86_400,
+                (MIN_IDEMPOTENCY_TTL_SECONDS, 30 * 86_400),
+            )?,
         })
     }
 }
@@ -164,6 +175,22 @@ mod tests {
         assert_eq!(e.name, "CREDITS_PARAMETER_PREFIX");
         let e = from(&[("CREDITS_TABLE", " ")]).unwrap_err();
         assert_eq!(e.name, "CREDITS_TABLE");
+    }
+
+    /// Issue 13, "found by reading": 0 would turn idempotency off (every record expired at
+    /// once, so a retried deduct spends again). The cold start refuses it.
+    #[test]
+    fn an_idempotency_time_below_an_hour_fails_the_cold_start() {
+        for bad in ["0", "1", "3599", "2592001"] {
+            let e = from(&[("CREDITS_IDEMPOTENCY_TTL_SECONDS", bad)]).unwrap_err();
+            assert_eq!(e.name, "CREDITS_IDEMPOTENCY_TTL_SECONDS", "{bad}");
+        }
+        let c = from(&[("CREDITS_IDEMPOTENCY_TTL_SECONDS", "3600")]).unwrap();
+        assert_eq!(c.idempotency_ttl, Duration::from_secs(3600));
+        assert_eq!(
+            from(&[]).unwrap().idempotency_ttl,
+            Duration::from_secs(86_400)
+        );
     }
 
     #[test]

@@ -3,11 +3,16 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::account::{Account, Hold, UserId};
+use crate::account::{Account, UserId};
 use crate::ledger::{Bucket, Entry, EntryKind};
 use crate::period::Period;
 use crate::plan::{Credits, Package, Plan};
 
+mod holds;
+pub use holds::{
+    DEFAULT_HOLD_TTL, EXPIRY_BATCH, HoldRefusal, MAX_HOLD_TTL, MAX_OPEN_HOLDS, MIN_HOLD_TTL,
+    catch_up, commit_hold, hold, hold_id, release_hold,
+};
 mod migration;
 pub use migration::{migrate, migration_cause, unmigrate};
 
@@ -60,6 +65,21 @@ impl Change {
     pub fn is_empty(&self) -> bool {
         !self.opened && !self.dirty && self.entries.is_empty() && self.closed_holds.is_empty()
     }
+
+    /// This change followed by `next`, a change decided on this one's account: one write.
+    pub fn then(mut self, next: Change) -> Change {
+        debug_assert_eq!(
+            self.account.seq + next.entries.len() as u64,
+            next.account.seq
+        );
+        self.entries.extend(next.entries);
+        self.closed_holds.extend(next.closed_holds);
+        Change {
+            account: next.account,
+            dirty: self.dirty || next.dirty,
+            ..self
+        }
+    }
 }
 
 /// Why a deduct did not happen. The account may still have had to change (a reset was due).
@@ -106,7 +126,9 @@ pub fn deduct(
 
 /// Move the account to `plan`. A larger allowance grows the monthly bucket at once by the
 /// difference, prorated over the days left in the period (the day of the change included); a
-/// smaller one caps the monthly bucket at the new allowance. Purchased credits are untouched.
+/// smaller one caps the period's monthly credits at the new allowance, held ones included: the
+/// cut comes out of the monthly bucket first, then out of open holds (newest first, see
+/// [`Draft::shrink_holds`]). Purchased credits are untouched.
 pub fn change_plan(
     current: Option<&Account>,
     user: &UserId,
@@ -133,15 +155,20 @@ pub fn change_plan(
                 Some(&reason),
             );
         }
-    } else if draft.account.monthly > to {
-        let cut = draft.account.monthly - to;
-        draft.push(
-            EntryKind::Adjust,
-            Bucket::Monthly,
-            -cut,
-            cause,
-            Some(&reason),
-        );
+    } else {
+        let cut = draft.account.monthly + draft.held_monthly() - to;
+        if cut > 0 {
+            let from_bucket = cut.min(draft.account.monthly);
+            let from_holds = draft.shrink_holds(Bucket::Monthly, cut - from_bucket);
+            draft.record(
+                EntryKind::Adjust,
+                Bucket::Monthly,
+                -from_bucket,
+                -from_holds,
+                cause,
+                Some(&reason),
+            );
+        }
     }
     draft.account.plan = plan;
     draft.dirty = true;
@@ -169,143 +196,6 @@ pub fn purchase(
     draft.finish()
 }
 
-/// The most holds an account may have open at once: they live on the account item.
-pub const MAX_OPEN_HOLDS: usize = 100;
-/// Hold lifetimes, in seconds.
-pub const MIN_HOLD_TTL: i64 = 1;
-pub const MAX_HOLD_TTL: i64 = 86_400;
-pub const DEFAULT_HOLD_TTL: i64 = 900;
-
-/// Why a hold command did not happen. `touched` is what must still be stored (a reset or an
-/// expiry that was due).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HoldRefusal {
-    Insufficient {
-        required: Credits,
-        touched: Box<Change>,
-    },
-    TooManyHolds {
-        touched: Box<Change>,
-    },
-    /// No open hold of that id: closed (the store knows) or never existed.
-    NotOpen {
-        touched: Box<Change>,
-    },
-    /// A commit of more than the hold holds.
-    Exceeds {
-        held: Credits,
-        touched: Box<Change>,
-    },
-}
-
-impl HoldRefusal {
-    pub fn touched(&self) -> &Change {
-        match self {
-            HoldRefusal::Insufficient { touched, .. }
-            | HoldRefusal::TooManyHolds { touched }
-            | HoldRefusal::NotOpen { touched }
-            | HoldRefusal::Exceeds { touched, .. } => touched,
-        }
-    }
-}
-
-/// The id of the hold a [`hold`] change opened: named after its first ledger entry, so it is
-/// unique within the account and the same however often the decision is retried.
-pub fn hold_id(seq: u64) -> String {
-    format!("h_{seq:012}")
-}
-
-/// Reserves `amount` credits (monthly first) until `now + ttl_seconds`: all or nothing.
-/// Returns the change and the new hold's id.
-pub fn hold(
-    current: Option<&Account>,
-    user: &UserId,
-    amount: Credits,
-    ttl_seconds: i64,
-    cause: &str,
-    now: DateTime<Utc>,
-) -> Result<(Change, String), HoldRefusal> {
-    debug_assert!((MIN_DEDUCT..=MAX_DEDUCT).contains(&amount));
-    debug_assert!((MIN_HOLD_TTL..=MAX_HOLD_TTL).contains(&ttl_seconds));
-    let mut draft = Draft::start(current, user, now);
-    draft.roll();
-    if draft.account.balance() < amount {
-        return Err(HoldRefusal::Insufficient {
-            required: amount,
-            touched: Box::new(draft.finish()),
-        });
-    }
-    if draft.account.holds.len() >= MAX_OPEN_HOLDS {
-        return Err(HoldRefusal::TooManyHolds {
-            touched: Box::new(draft.finish()),
-        });
-    }
-    let id = hold_id(draft.account.seq + 1);
-    let split = monthly_first(amount, draft.account.monthly);
-    let [(_, from_monthly), (_, from_purchased)] = split;
-    for (bucket, take) in split {
-        if take > 0 {
-            draft.record(EntryKind::Hold, bucket, -take, take, cause, Some(&id));
-        }
-    }
-    draft.account.holds.insert(
-        id.clone(),
-        Hold {
-            amount,
-            monthly: from_monthly,
-            period: draft.account.period,
-            purchased: from_purchased,
-            expires_at: now + chrono::Duration::seconds(ttl_seconds),
-            created_at: now,
-        },
-    );
-    Ok((draft.finish(), id))
-}
-
-/// Spends `amount` of an open hold (all of it when `None`) and returns the rest.
-pub fn commit_hold(
-    current: Option<&Account>,
-    user: &UserId,
-    id: &str,
-    amount: Option<Credits>,
-    now: DateTime<Utc>,
-) -> Result<Change, HoldRefusal> {
-    let mut draft = Draft::start(current, user, now);
-    draft.roll();
-    let Some(held) = draft.account.holds.get(id).map(|h| h.amount) else {
-        return Err(HoldRefusal::NotOpen {
-            touched: Box::new(draft.finish()),
-        });
-    };
-    let commit = amount.unwrap_or(held);
-    if !(0..=held).contains(&commit) {
-        return Err(HoldRefusal::Exceeds {
-            held,
-            touched: Box::new(draft.finish()),
-        });
-    }
-    draft.close_hold(id, commit, HoldOutcome::Committed);
-    Ok(draft.finish())
-}
-
-/// Returns all of an open hold.
-pub fn release_hold(
-    current: Option<&Account>,
-    user: &UserId,
-    id: &str,
-    now: DateTime<Utc>,
-) -> Result<Change, HoldRefusal> {
-    let mut draft = Draft::start(current, user, now);
-    draft.roll();
-    if !draft.account.holds.contains_key(id) {
-        return Err(HoldRefusal::NotOpen {
-            touched: Box::new(draft.finish()),
-        });
-    }
-    draft.close_hold(id, 0, HoldOutcome::Released);
-    Ok(draft.finish())
-}
-
 /// How `amount` splits over the buckets, spending monthly credits (`monthly` of them) first.
 fn monthly_first(amount: Credits, monthly: Credits) -> [(Bucket, Credits); 2] {
     let from_monthly = amount.min(monthly);
@@ -315,9 +205,11 @@ fn monthly_first(amount: Credits, monthly: Credits) -> [(Bucket, Credits); 2] {
     ]
 }
 
-/// Take back up to `owed` purchased credits (a refunded package). Never more than the
-/// purchased bucket holds: what cannot be taken is the shortfall, recorded in the entry's
-/// reason (an entry of 0 when nothing can be taken). Returns the change and the shortfall.
+/// Take back up to `owed` purchased credits (a refunded package): from the purchased bucket
+/// first, then from the purchased parts of open holds (newest first, see
+/// [`Draft::shrink_holds`]), in one `revoke` entry. Never more than the account owns: what
+/// cannot be taken (spent already) is the shortfall, recorded in the entry's reason (an entry of
+/// 0 when nothing can be taken). Returns the change and the shortfall.
 pub fn revoke(
     current: Option<&Account>,
     user: &UserId,
@@ -329,18 +221,20 @@ pub fn revoke(
     let mut draft = Draft::start(current, user, now);
     draft.roll();
     let owed = owed.max(0);
-    let taken = owed.min(draft.account.purchased);
-    let shortfall = owed - taken;
+    let from_bucket = owed.min(draft.account.purchased);
+    let from_holds = draft.shrink_holds(Bucket::Purchased, owed - from_bucket);
+    let shortfall = owed - from_bucket - from_holds;
     if owed > 0 {
         let reason = if shortfall > 0 {
             format!("{reason}; {shortfall} already spent")
         } else {
             reason.to_owned()
         };
-        draft.push(
+        draft.record(
             EntryKind::Revoke,
             Bucket::Purchased,
-            -taken,
+            -from_bucket,
+            -from_holds,
             cause,
             Some(&reason),
         );
@@ -475,82 +369,6 @@ impl Draft {
             cause: cause.to_owned(),
             reason: reason.map(str::to_owned),
             at: self.now,
-        });
-    }
-
-    /// Releases every hold whose time has passed.
-    fn expire_holds(&mut self) {
-        let due: Vec<String> = self
-            .account
-            .holds
-            .iter()
-            .filter(|(_, h)| h.expires_at <= self.now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in due {
-            self.close_hold(&id, 0, HoldOutcome::Expired);
-        }
-    }
-
-    /// Ends an open hold: `commit` of it is spent (monthly part first), the rest goes back to
-    /// the buckets it came from, except monthly credits of a period that has ended, which expire.
-    fn close_hold(&mut self, id: &str, commit: Credits, outcome: HoldOutcome) {
-        let Some(hold) = self.account.holds.remove(id) else {
-            return;
-        };
-        let cause = format!("hold:{id}");
-        let split = monthly_first(commit, hold.monthly);
-        let [(_, spent_monthly), (_, spent_purchased)] = split;
-        for (bucket, spent) in split {
-            if spent > 0 {
-                self.record(EntryKind::Deduct, bucket, 0, -spent, &cause, None);
-            }
-        }
-        let back_monthly = hold.monthly - spent_monthly;
-        let back_purchased = hold.purchased - spent_purchased;
-        let stale = hold.period < self.account.period;
-        let mut expired = 0;
-        if back_monthly > 0 {
-            if stale {
-                expired = back_monthly;
-                self.record(
-                    EntryKind::Expire,
-                    Bucket::Monthly,
-                    0,
-                    -back_monthly,
-                    &cause,
-                    None,
-                );
-            } else {
-                self.record(
-                    EntryKind::Release,
-                    Bucket::Monthly,
-                    back_monthly,
-                    -back_monthly,
-                    &cause,
-                    None,
-                );
-            }
-        }
-        if back_purchased > 0 {
-            self.record(
-                EntryKind::Release,
-                Bucket::Purchased,
-                back_purchased,
-                -back_purchased,
-                &cause,
-                None,
-            );
-        }
-        self.dirty = true;
-        self.closed_holds.push(ClosedHold {
-            hold_id: id.to_owned(),
-            outcome,
-            amount: hold.amount,
-            committed: commit,
-            released: hold.amount - commit - expired,
-            expired,
-            closed_at: self.now,
         });
     }
 

@@ -151,7 +151,7 @@ impl CreditService {
         decide: impl Fn(Option<&Account>) -> Result<Change, Refused>,
     ) -> Result<Change, ServiceError> {
         retry(|| async {
-            let current = self.store.account(user).await?;
+            let current = self.current(user, now).await?;
             match decide(current.as_ref().map(|s| &s.account)) {
                 Ok(change) => {
                     self.persist(current.as_ref(), &change, None, now).await?;
@@ -179,8 +179,8 @@ impl CreditService {
             let user = &user;
             async move {
                 let current = match first {
-                    Some(s) => Some(s),
-                    None => self.store.account(user).await?,
+                    Some(s) => self.caught_up(Some(s), now).await?,
+                    None => self.current(user, now).await?,
                 };
                 // Never open an account from a scan: only existing ones are reset.
                 let Some(current) = current else {
@@ -238,7 +238,7 @@ impl CreditService {
         decide: impl Fn(Option<&Account>) -> Result<Change, Refused>,
     ) -> Result<Answer, ServiceError> {
         retry(|| async {
-            let current = self.store.account(user).await?;
+            let current = self.current(user, now).await?;
             match decide(current.as_ref().map(|s| &s.account)) {
                 Ok(change) => {
                     let record = IdempotencyRecord {
@@ -316,6 +316,28 @@ impl CreditService {
     ) -> Result<Page, ServiceError> {
         self.account(user, now).await?;
         Ok(self.store.entries(user, limit, before).await?)
+    }
+
+    /// The account as stored, brought to the point where one change can close the rest of its
+    /// expired holds: what every decision starts from.
+    async fn current(&self, user: &UserId, now: DateTime<Utc>) -> Result<Option<Stored>, Attempt> {
+        let stored = self.store.account(user).await?;
+        self.caught_up(stored, now).await
+    }
+
+    /// Closes expired holds in batches ([`rules::catch_up`]), each its own conditional write,
+    /// until the command's change can close the rest: however many holds expired together, no
+    /// transaction exceeds DynamoDB's 100 items. A lost race is decided again from a fresh read.
+    async fn caught_up(
+        &self,
+        mut stored: Option<Stored>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Stored>, Attempt> {
+        while let Some(batch) = rules::catch_up(stored.as_ref().map(|s| &s.account), now) {
+            self.persist(stored.as_ref(), &batch, None, now).await?;
+            stored = stored.map(|s| s.after(batch));
+        }
+        Ok(stored)
     }
 
     async fn persist(

@@ -21,6 +21,7 @@ use crate::account::{Account, UserId};
 use crate::ledger::{Entry, TransactionId};
 use crate::rules::{Change, ClosedHold};
 
+pub mod limits;
 mod runs;
 pub use runs::ScanPage;
 
@@ -41,6 +42,16 @@ const HOLD_PREFIX: &str = "HOLD#";
 pub struct Stored {
     pub account: Account,
     pub rev: u64,
+}
+
+impl Stored {
+    /// The account as a successful write of `change` on this one leaves it.
+    pub fn after(self, change: Change) -> Stored {
+        Stored {
+            account: change.account,
+            rev: self.rev + 1,
+        }
+    }
 }
 
 /// The first answer to an idempotent request, kept so that a retry gets it again.
@@ -267,6 +278,18 @@ impl Store {
         idempotency: Option<(&str, &IdempotencyRecord)>,
         now: DateTime<Utc>,
     ) -> Result<(), WriteError> {
+        let (items, idem_index) = self.write_items(rev, change, idempotency, now)?;
+        self.transact(items, idem_index).await
+    }
+
+    /// The transaction of [`Store::write`], and the index of its idempotency record in it.
+    fn write_items(
+        &self,
+        rev: Option<u64>,
+        change: &Change,
+        idempotency: Option<(&str, &IdempotencyRecord)>,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<TransactWriteItem>, Option<usize>), StoreError> {
         let pk = user_pk(&change.account.user_id);
         let mut items = self.change_items(rev, change, now)?;
         let mut idem_index = None;
@@ -286,7 +309,7 @@ impl Store {
             items.push(TransactWriteItem::builder().put(built(put)?).build());
             idem_index = Some(items.len() - 1);
         }
-        self.transact(items, idem_index).await
+        Ok((items, idem_index))
     }
 
     /// Sends one transaction; `once_index` names its once-only record, if any (see
@@ -296,6 +319,11 @@ impl Store {
         items: Vec<TransactWriteItem>,
         once_index: Option<usize>,
     ) -> Result<(), WriteError> {
+        debug_assert!(
+            items.len() <= limits::MAX_TRANSACTION_ITEMS,
+            "{} items",
+            items.len()
+        );
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))

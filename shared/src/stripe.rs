@@ -10,6 +10,9 @@ use serde_json::Value;
 use crate::account::UserId;
 use crate::plan::{Credits, Package, Plan};
 
+pub mod decide;
+pub mod records;
+
 /// What a price sells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Product {
@@ -173,7 +176,8 @@ pub struct Event {
 pub enum Command {
     /// `checkout.session.completed`, mode `subscription`: remember the customer's user.
     Link { customer: String, user: UserId },
-    /// `checkout.session.completed`, mode `payment`, paid: Lifetime or a package, by price.
+    /// `checkout.session.completed` (mode `payment`, paid or no payment required) or
+    /// `checkout.session.async_payment_succeeded`: Lifetime or a package, by price.
     Buy(Buy),
     /// `customer.subscription.created|updated|deleted`.
     Subscription(Subscription),
@@ -204,13 +208,22 @@ pub struct Buy {
     pub amount: i64,
 }
 
+impl Buy {
+    /// The payment's key: its payment intent, or the session when there is none (a session
+    /// that needed no payment).
+    pub fn key(&self) -> &str {
+        self.payment_intent.as_deref().unwrap_or(&self.session)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
     pub id: String,
     pub customer: Option<String>,
     pub user: Option<UserId>,
     pub status: Status,
-    pub price: Option<String>,
+    /// Every item's price, in order (a subscription may carry add-ons beside its plan).
+    pub prices: Vec<String>,
     pub deleted: bool,
 }
 
@@ -252,7 +265,9 @@ pub fn command(event: &Value) -> Result<Event, MalformedEvent> {
         .filter(|o| o.is_object())
         .ok_or(MalformedEvent("no data.object"))?;
     let command = match kind.as_str() {
-        "checkout.session.completed" => checkout(object)?,
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            checkout(object)?
+        }
         "customer.subscription.created" | "customer.subscription.updated" => {
             attributable(subscription(object, false)?)
         }
@@ -297,7 +312,14 @@ fn checkout(object: &Value) -> Result<Command, MalformedEvent> {
             (Some(customer), Some(user)) => Command::Link { customer, user },
             _ => Command::Ignore("subscription checkout without customer or user"),
         }),
-        Some("payment") if text(object, &["payment_status"]) == Some("paid") => {
+        // `no_payment_required`: a 100% coupon. `unpaid`: a delayed payment method, whose
+        // `checkout.session.async_payment_succeeded` (with `paid`) follows.
+        Some("payment")
+            if matches!(
+                text(object, &["payment_status"]),
+                Some("paid" | "no_payment_required")
+            ) =>
+        {
             let session = owned(object, &["id"]).ok_or(MalformedEvent("session without id"))?;
             let customer = customer(object);
             if who.is_none() && customer.is_none() {
@@ -316,7 +338,9 @@ fn checkout(object: &Value) -> Result<Command, MalformedEvent> {
                     .unwrap_or(0),
             }))
         }
-        Some("payment") => Ok(Command::Ignore("payment checkout not paid yet")),
+        Some("payment") => Ok(Command::Ignore(
+            "payment checkout not paid yet: its async_payment_succeeded grants",
+        )),
         _ => Ok(Command::Ignore("checkout mode not handled")),
     }
 }
@@ -344,9 +368,12 @@ fn subscription(object: &Value, deleted: bool) -> Result<Subscription, Malformed
         customer: customer(object),
         user: user(object, &["metadata", "user_id"]),
         status: Status::parse(text(object, &["status"]).unwrap_or("")),
-        price: items
-            .and_then(|items| items.iter().find_map(|i| owned(i, &["price", "id"])))
-            .or_else(|| owned(object, &["plan", "id"])),
+        prices: items
+            .into_iter()
+            .flatten()
+            .filter_map(|i| owned(i, &["price", "id"]))
+            .chain(owned(object, &["plan", "id"]))
+            .collect(),
         deleted,
     })
 }

@@ -194,6 +194,19 @@ impl Stack {
     }
 }
 
+/// The monthly reset job in one segment, stopping at its deadline with no margin.
+pub fn one_segment_reset(app: &App) -> credits::reset::ResetJob {
+    credits::reset::ResetJob::new(
+        app.service.clone(),
+        credits::reset::ResetSettings {
+            segments: 1,
+            margin: std::time::Duration::ZERO,
+            ..credits::reset::ResetSettings::default()
+        },
+        app.clock.clone(),
+    )
+}
+
 /// The start of the month before the one holding `now` (UTC): when accounts due for the
 /// monthly reset were opened.
 pub fn last_month(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {

@@ -141,21 +141,12 @@ async fn a_reset_costs_one_write_per_account() {
 
     use chrono::Utc;
     use credits::account::UserId;
-    use credits::reset::{ResetJob, ResetSettings};
 
     let (app, probe) = probed("cost-reset").await;
     let accounts = 250;
     let users = (0..accounts).map(|i| UserId::parse(format!("r{i:04}")).unwrap());
     credits_e2e::seed_last_month(&app, users).await.unwrap();
-    let job = ResetJob::new(
-        app.service.clone(),
-        ResetSettings {
-            segments: 1,
-            margin: Duration::ZERO,
-            ..ResetSettings::default()
-        },
-        app.clock.clone(),
-    );
+    let job = credits_e2e::one_segment_reset(&app);
     probe.reset();
     let run = job.start("cost", "test", Utc::now()).await.unwrap();
     job.run_in_process(&run, Instant::now() + Duration::from_secs(600))

@@ -402,9 +402,10 @@ async fn a_throttled_webhook_write_is_retried_by_the_sdk_and_a_5xx_only_when_ret
     )
     .await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")));
+    // The payment's read (throttled once, retried), the account's; the write, retried once.
     assert_eq!(
         (proxy.seen("GetItem"), proxy.seen("TransactWriteItems")),
-        (2, 2),
+        (3, 2),
         "one retry each"
     );
     assert_eq!(ledger(&app, "hal").await.0, 105);

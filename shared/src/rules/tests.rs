@@ -1,22 +1,21 @@
 use chrono::TimeZone;
-use proptest::prelude::*;
 
 use super::*;
 
-fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+pub(super) fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 9, 30, 0).unwrap()
 }
 
-fn alice() -> UserId {
+pub(super) fn alice() -> UserId {
     UserId::parse("alice").unwrap()
 }
 
-fn ledger_sum(entries: &[Entry]) -> Credits {
+pub(super) fn ledger_sum(entries: &[Entry]) -> Credits {
     entries.iter().map(|e| e.amount).sum()
 }
 
 /// Applies a change to a running (account, ledger) pair, as the store would.
-fn apply(state: &mut (Option<Account>, Vec<Entry>), change: Change) {
+pub(super) fn apply(state: &mut (Option<Account>, Vec<Entry>), change: Change) {
     state.1.extend(change.entries);
     state.0 = Some(change.account);
 }
@@ -351,187 +350,5 @@ fn a_hold_across_a_month_boundary_keeps_its_credits_and_returned_monthly_ones_ex
     );
 }
 
-// ---- invariants, over arbitrary histories ----
-
-#[derive(Debug, Clone)]
-enum Op {
-    Touch,
-    Deduct(Credits),
-    Plan(Plan),
-    Purchase(Package),
-    Hold(Credits, i64),
-    /// Commit the n-th open hold (modulo how many there are), this much of it at most.
-    Commit(usize, Option<Credits>),
-    Release(usize),
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        Just(Op::Touch),
-        (1..=600i64).prop_map(Op::Deduct),
-        prop::sample::select(Plan::ALL.to_vec()).prop_map(Op::Plan),
-        prop::sample::select(Package::ALL.to_vec()).prop_map(Op::Purchase),
-        (
-            1..=300i64,
-            prop_oneof![Just(60i64), Just(86_400i64), Just(40 * 86_400i64)]
-        )
-            .prop_map(|(a, ttl)| Op::Hold(a, ttl.min(MAX_HOLD_TTL))),
-        (0..4usize, prop::option::of(0..=300i64)).prop_map(|(i, a)| Op::Commit(i, a)),
-        (0..4usize).prop_map(Op::Release),
-    ]
-}
-
-/// Applies one operation; refused ones still store what they touched.
-fn step(current: Option<&Account>, op: &Op, t: DateTime<Utc>) -> Change {
-    let nth = |i: usize| {
-        current.and_then(|a| {
-            let ids: Vec<&String> = a.holds.keys().collect();
-            (!ids.is_empty()).then(|| ids[i % ids.len()].clone())
-        })
-    };
-    let or_touched = |r: Result<Change, HoldRefusal>| r.unwrap_or_else(|e| e.touched().clone());
-    match op {
-        Op::Touch => touch(current, &alice(), t),
-        Op::Deduct(n) => deduct(current, &alice(), *n, "k", None, t).unwrap_or_else(|e| *e.touched),
-        Op::Plan(p) => change_plan(current, &alice(), *p, "evt", t),
-        Op::Purchase(p) => purchase(current, &alice(), *p, "evt", t),
-        Op::Hold(n, ttl) => or_touched(hold(current, &alice(), *n, *ttl, "k", t).map(|(c, _)| c)),
-        Op::Commit(i, a) => match nth(*i) {
-            Some(id) => or_touched(commit_hold(current, &alice(), &id, *a, t)),
-            None => touch(current, &alice(), t),
-        },
-        Op::Release(i) => match nth(*i) {
-            Some(id) => or_touched(release_hold(current, &alice(), &id, t)),
-            None => touch(current, &alice(), t),
-        },
-    }
-}
-
-/// A history: operations at non-decreasing times, a few days to a few months apart.
-fn history() -> impl Strategy<Value = Vec<(u32, Op)>> {
-    prop::collection::vec((0u32..40, op()), 1..60)
-}
-
-fn run(history: &[(u32, Op)]) -> ((Option<Account>, Vec<Entry>), Vec<Period>) {
-    let mut state = (None, Vec::new());
-    let mut t = at(2026, 1, 1);
-    let mut periods = Vec::new();
-    for (days, op) in history {
-        t += chrono::Duration::days(i64::from(*days));
-        periods.push(Period::containing(t));
-        let current = state.0.clone();
-        let change = step(current.as_ref(), op, t);
-        apply(&mut state, change);
-    }
-    (state, periods)
-}
-
-proptest! {
-    #[test]
-    fn the_ledger_adds_up_to_what_the_account_owns(h in history()) {
-        let ((acc, ledger), _) = run(&h);
-        let acc = acc.unwrap();
-        prop_assert_eq!(ledger_sum(&ledger), acc.owned());
-        prop_assert_eq!(ledger.last().map(|e| e.balance_after), Some(acc.balance()));
-        // Entries are numbered 1, 2, 3, ... and the account knows the last number.
-        prop_assert!(ledger.iter().enumerate().all(|(i, e)| e.seq == i as u64 + 1));
-        prop_assert_eq!(acc.seq, ledger.len() as u64);
-    }
-
-    #[test]
-    fn no_bucket_ever_goes_below_zero(h in history()) {
-        let mut state: (Option<Account>, Vec<Entry>) = (None, Vec::new());
-        let mut t = at(2026, 1, 1);
-        for (days, op) in &h {
-            t += chrono::Duration::days(i64::from(*days));
-            let cur = state.0.clone();
-            let change = step(cur.as_ref(), op, t);
-            let a = &change.account;
-            prop_assert!(a.monthly >= 0 && a.purchased >= 0 && a.held >= 0);
-            prop_assert!(a.monthly <= a.plan.monthly_credits().max(Plan::Lifetime.monthly_credits()));
-            prop_assert_eq!(a.held, a.holds.values().map(|h| h.amount).sum::<Credits>());
-            prop_assert!(a.holds.values().all(|h| h.monthly + h.purchased == h.amount));
-            prop_assert!(change.entries.iter().all(|e| e.balance_after >= 0));
-            apply(&mut state, change);
-        }
-    }
-
-    #[test]
-    fn a_reset_happens_once_per_account_and_period(h in history()) {
-        let ((_, ledger), periods) = run(&h);
-        let mut resets: Vec<&str> = ledger
-            .iter()
-            .filter(|e| e.kind == EntryKind::Grant)
-            .map(|e| e.cause.as_str())
-            .collect();
-        let total = resets.len();
-        resets.sort_unstable();
-        resets.dedup();
-        prop_assert_eq!(resets.len(), total, "a period was granted twice");
-        // And every period the account was touched in got its grant.
-        let mut touched: Vec<Period> = periods;
-        touched.dedup();
-        prop_assert_eq!(total, touched.len());
-    }
-
-    #[test]
-    fn a_hold_never_takes_more_than_the_balance_and_closing_returns_it_all(
-        h in history(), amount in 1..=400i64, commit in prop::option::of(0..=400i64)
-    ) {
-        let ((acc, _), _) = run(&h);
-        let acc = acc.unwrap();
-        let now = acc.period.start() + chrono::Duration::hours(1);
-        let before = touch(Some(&acc), &alice(), now).account;
-        match hold(Some(&acc), &alice(), amount, 600, "k", now) {
-            Err(HoldRefusal::Insufficient { touched, .. }) => {
-                prop_assert!(before.balance() < amount);
-                prop_assert_eq!(&touched.account, &before);
-            }
-            Err(HoldRefusal::TooManyHolds { .. }) => prop_assert!(before.holds.len() >= MAX_OPEN_HOLDS),
-            Err(other) => prop_assert!(false, "unexpected {:?}", other),
-            Ok((held, id)) => {
-                prop_assert_eq!(held.account.balance(), before.balance() - amount);
-                prop_assert_eq!(held.account.held, before.held + amount);
-                prop_assert_eq!(held.account.owned(), before.owned());
-                let later = now + chrono::Duration::seconds(30);
-                match commit_hold(Some(&held.account), &alice(), &id, commit, later) {
-                    Ok(done) => {
-                        let spent = commit.unwrap_or(amount);
-                        prop_assert_eq!(done.account.balance(), before.balance() - spent);
-                        prop_assert_eq!(done.account.held, before.held);
-                        prop_assert!(!done.account.holds.contains_key(&id));
-                        prop_assert_eq!(done.closed_holds.len(), 1);
-                    }
-                    Err(HoldRefusal::Exceeds { held: h, .. }) => {
-                        prop_assert_eq!(h, amount);
-                        prop_assert!(commit.unwrap_or(0) > amount);
-                    }
-                    Err(other) => prop_assert!(false, "unexpected {:?}", other),
-                }
-                let released = release_hold(Some(&held.account), &alice(), &id, later).unwrap();
-                prop_assert_eq!(released.account.balance(), before.balance());
-                prop_assert!(release_hold(Some(&released.account), &alice(), &id, later).is_err());
-            }
-        }
-    }
-
-    #[test]
-    fn deduct_takes_exactly_the_amount_or_nothing(
-        h in history(), amount in MIN_DEDUCT..=2_000i64
-    ) {
-        let ((acc, _), _) = run(&h);
-        let acc = acc.unwrap();
-        let now = acc.period.start();
-        let rolled = touch(Some(&acc), &alice(), now).account;
-        match deduct(Some(&acc), &alice(), amount, "k", None, now) {
-            Ok(c) => {
-                prop_assert_eq!(c.account.balance(), rolled.balance() - amount);
-                prop_assert_eq!(c.account.plan, rolled.plan);
-            }
-            Err(e) => {
-                prop_assert!(rolled.balance() < amount);
-                prop_assert_eq!(&e.touched.account, &rolled);
-            }
-        }
-    }
-}
+mod histories;
+mod owned_holds;

@@ -1,15 +1,19 @@
-//! The Stripe items of the table, and the one transaction that applies an event.
+//! The Stripe items of the table, and the one transaction that applies an event's decision
+//! ([`crate::stripe::decide::Write`]).
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
 //! | processed event | `STRIPE#EVENT#<evt>` | `EVENT` | type, outcome, user_id?, at |
 //! | customer link | `STRIPE#CUSTOMER#<cus>` | `LINK` | user_id |
-//! | payment link | `STRIPE#PAYMENT#<pi>` | `LINK` | user_id |
-//! | subscription | `USER#<user>` | `STRIPE#SUB#<sub>` | status, price, plan?, event_created, event_id |
+//! | payment | `STRIPE#PAYMENT#<pi>` | `LINK` | user_id? (its purchase's user), parked_refund? |
+//! | subscription | `USER#<user>` | `STRIPE#SUB#<sub>` | status, deleted?, price, plan?, event_created, event_id |
 //! | purchase | `USER#<user>` | `STRIPE#PURCHASE#<pi>` | product, credits, amount, amount_refunded, revoked, refunded |
 //! | rejected purchase | `STRIPE#REJECTED` | `<session>` | user_id, price, product, amount, payment_intent, event_id, at |
+//! | parked event | `STRIPE#PARKED` | `<evt>` | type, reason, user_id?, price?, session?, payment?, at |
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -17,95 +21,15 @@ use super::{
     Item, SK, Store, StoreError, WriteError, built, decode, encode, s, unavailable, user_pk,
 };
 use crate::account::UserId;
-use crate::plan::{Credits, Plan};
-use crate::rules::Change;
+use crate::stripe::decide::{PaymentWrite, Write};
+use crate::stripe::records::{
+    EventRecord, ParkedEvent, Payment, Purchase, RejectedPurchase, StripeState, SubscriptionState,
+};
 
 const SUB_PREFIX: &str = "STRIPE#SUB#";
 const PURCHASE_PREFIX: &str = "STRIPE#PURCHASE#";
 const REJECTED_PK: &str = "STRIPE#REJECTED";
-
-/// The record that makes an event id apply once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventRecord {
-    pub event_id: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub outcome: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<UserId>,
-    pub at: DateTime<Utc>,
-}
-
-/// The last state of one subscription that was applied, and the event it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubscriptionState {
-    pub subscription: String,
-    pub status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price: Option<String>,
-    /// The plan this subscription gives now, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<Plan>,
-    pub event_created: i64,
-    pub event_id: String,
-}
-
-/// A paid checkout (Lifetime or a v1 package), kept for its refunds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Purchase {
-    /// The payment intent (the session id when Stripe gave none).
-    pub key: String,
-    pub session: String,
-    /// `lifetime` or a package id.
-    pub product: String,
-    /// Credits the purchase added to the purchased bucket (0 for Lifetime).
-    pub credits: Credits,
-    /// What was paid, in the currency's smallest unit.
-    pub amount: i64,
-    pub amount_refunded: i64,
-    /// Credits owed back so far by refunds (taken, or recorded as a shortfall).
-    pub revoked: Credits,
-    /// Fully refunded.
-    pub refunded: bool,
-    pub event_id: String,
-}
-
-/// A v2 package purchase that granted nothing: for an operator to refund.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RejectedPurchase {
-    pub session: String,
-    pub user_id: UserId,
-    pub price: String,
-    pub product: String,
-    pub amount: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_intent: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer: Option<String>,
-    pub event_id: String,
-    pub at: DateTime<Utc>,
-}
-
-/// A user's Stripe items, read together.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StripeState {
-    pub subscriptions: Vec<SubscriptionState>,
-    pub purchases: Vec<Purchase>,
-}
-
-/// What one event writes, all in one transaction.
-#[derive(Debug, Default)]
-pub struct StripeWrite<'a> {
-    pub event: Option<EventRecord>,
-    /// The account (at the revision it was read), written even when unchanged: its revision
-    /// serialises every change to the user's Stripe items.
-    pub account: Option<(Option<u64>, &'a Change)>,
-    pub customer: Option<(String, UserId)>,
-    pub payment: Option<(String, UserId)>,
-    pub subscription: Option<SubscriptionState>,
-    pub purchase: Option<Purchase>,
-    pub rejected: Option<RejectedPurchase>,
-}
+const PARKED_PK: &str = "STRIPE#PARKED";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StripeWriteError {
@@ -161,10 +85,10 @@ impl Store {
         Ok(item.map(|k| k.value.user_id))
     }
 
-    /// The user whose purchase a payment intent paid for.
-    pub async fn payment_user(&self, payment_intent: &str) -> Result<Option<UserId>, StoreError> {
-        let item: Option<Keyed<Link>> = self.get(payment_pk(payment_intent), "LINK".into()).await?;
-        Ok(item.map(|k| k.value.user_id))
+    /// What is known of a payment: its purchase's user, or a refund parked before it.
+    pub async fn payment(&self, key: &str) -> Result<Option<Payment>, StoreError> {
+        let item: Option<Keyed<Payment>> = self.get(payment_pk(key), "LINK".into()).await?;
+        Ok(item.map(|k| k.value))
     }
 
     /// A user's subscriptions and purchases (one consistent Query of the user's partition).
@@ -190,11 +114,49 @@ impl Store {
 
     /// Every v2 package purchase that granted nothing, oldest session id first.
     pub async fn rejected_purchases(&self) -> Result<Vec<RejectedPurchase>, StoreError> {
-        self.query_all(REJECTED_PK.to_owned(), None)
+        self.listed(REJECTED_PK).await
+    }
+
+    /// Every parked event, oldest event id first; some may have applied since (see
+    /// [`Store::parked_applied`]).
+    pub async fn parked_events(&self) -> Result<Vec<ParkedEvent>, StoreError> {
+        self.listed(PARKED_PK).await
+    }
+
+    /// The items of a list partition (rejected purchases, parked events).
+    async fn listed<T: for<'de> Deserialize<'de>>(&self, pk: &str) -> Result<Vec<T>, StoreError> {
+        self.query_all(pk.to_owned(), None)
             .await?
             .into_iter()
-            .map(|i| decode::<Keyed<RejectedPurchase>>(i).map(|k| k.value))
+            .map(|i| decode::<Keyed<T>>(i).map(|k| k.value))
             .collect()
+    }
+
+    /// Whether a parked event has applied since: a checkout by a later delivery (its record),
+    /// a refund by its purchase (the payment's user).
+    pub async fn parked_applied(&self, parked: &ParkedEvent) -> Result<bool, StoreError> {
+        if self.stripe_event(&parked.event_id).await?.is_some() {
+            return Ok(true);
+        }
+        match (parked.kind.as_str(), &parked.payment) {
+            ("charge.refunded", Some(key)) => Ok(self
+                .payment(key)
+                .await?
+                .is_some_and(|p| p.user_id.is_some())),
+            _ => Ok(false),
+        }
+    }
+
+    /// Removes a parked event from the list (once it has applied).
+    pub async fn forget_parked(&self, event_id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(PARKED_PK.into(), event_id.to_owned())))
+            .send()
+            .await
+            .map_err(unavailable("DeleteItem"))?;
+        Ok(())
     }
 
     async fn query_all(&self, pk: String, prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
@@ -223,56 +185,17 @@ impl Store {
         }
     }
 
-    /// Applies an event in one transaction: its record (conditioned on not existing, so a
-    /// second delivery is a `Duplicate`), the account and ledger entries (conditioned on the
-    /// revision read) and the Stripe items that go with them.
+    /// Applies a decision's write in one transaction: the event's record (conditioned on not
+    /// existing, so a second delivery is a `Duplicate`), the account and its entries
+    /// (conditioned on the revision read), the payment (conditioned on being as read) and the
+    /// other Stripe items that go with them.
     pub async fn apply_stripe(
         &self,
-        w: &StripeWrite<'_>,
+        rev: Option<u64>,
+        w: &Write,
         now: DateTime<Utc>,
     ) -> Result<(), StripeWriteError> {
-        let put = |item: Item, condition: Option<&str>| {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .set_condition_expression(condition.map(str::to_owned))
-                .build();
-            built(put).map(|p| TransactWriteItem::builder().put(p).build())
-        };
-        let mut items = Vec::new();
-        let mut event_index = None;
-        if let Some(e) = &w.event {
-            let record = keyed(event_pk(&e.event_id), "EVENT".into(), e)?;
-            items.push(put(record, Some("attribute_not_exists(pk)"))?);
-            event_index = Some(0);
-        }
-        if let Some((rev, change)) = w.account {
-            items.extend(self.change_items(rev, change, now)?);
-            let pk = user_pk(&change.account.user_id);
-            if let Some(sub) = &w.subscription {
-                let sk = format!("{SUB_PREFIX}{}", sub.subscription);
-                items.push(put(keyed(pk.clone(), sk, sub)?, None)?);
-            }
-            if let Some(p) = &w.purchase {
-                let sk = format!("{PURCHASE_PREFIX}{}", p.key);
-                items.push(put(keyed(pk.clone(), sk, p)?, None)?);
-            }
-        }
-        for (pk, link) in [
-            (w.customer.as_ref(), customer_pk as fn(&str) -> String),
-            (w.payment.as_ref(), payment_pk),
-        ]
-        .into_iter()
-        .filter_map(|(l, f)| l.map(|(id, user)| (f(id), user)))
-        {
-            let link = Link {
-                user_id: link.clone(),
-            };
-            items.push(put(keyed(pk, "LINK".into(), link)?, None)?);
-        }
-        if let Some(r) = &w.rejected {
-            items.push(put(keyed(REJECTED_PK.into(), r.session.clone(), r)?, None)?);
-        }
+        let (items, event_index) = self.stripe_items(rev, w, now)?;
         if items.is_empty() {
             return Ok(());
         }
@@ -282,5 +205,100 @@ impl Store {
             Err(WriteError::Conflict) => Err(StripeWriteError::Conflict),
             Err(WriteError::Store(e)) => Err(StripeWriteError::Store(e)),
         }
+    }
+
+    /// The transaction of [`Store::apply_stripe`], and the index of the event's record in it.
+    pub(crate) fn stripe_items(
+        &self,
+        rev: Option<u64>,
+        w: &Write,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<TransactWriteItem>, Option<usize>), StoreError> {
+        let mut items = Vec::new();
+        let mut event_index = None;
+        if let Some(e) = &w.event {
+            let record = keyed(event_pk(&e.event_id), "EVENT".into(), e)?;
+            items.push(self.put(record, Some("attribute_not_exists(pk)"), None)?);
+            event_index = Some(0);
+        }
+        if let Some(change) = &w.change {
+            items.extend(self.change_items(rev, change, now)?);
+            let pk = user_pk(&change.account.user_id);
+            if let Some(sub) = &w.subscription {
+                let sk = format!("{SUB_PREFIX}{}", sub.subscription);
+                items.push(self.put(keyed(pk.clone(), sk, sub)?, None, None)?);
+            }
+            if let Some(p) = &w.purchase {
+                let sk = format!("{PURCHASE_PREFIX}{}", p.key);
+                items.push(self.put(keyed(pk.clone(), sk, p)?, None, None)?);
+            }
+        }
+        if let Some((customer, user)) = &w.customer {
+            let link = Link {
+                user_id: user.clone(),
+            };
+            items.push(self.put(
+                keyed(customer_pk(customer), "LINK".into(), link)?,
+                None,
+                None,
+            )?);
+        }
+        if let Some(p) = &w.payment {
+            items.push(self.payment_put(p)?);
+        }
+        if let Some(r) = &w.rejected {
+            let item = keyed(REJECTED_PK.into(), r.session.clone(), r)?;
+            items.push(self.put(item, None, None)?);
+        }
+        if let Some(p) = &w.parked {
+            let item = keyed(PARKED_PK.into(), p.event_id.clone(), p)?;
+            items.push(self.put(item, None, None)?);
+        }
+        Ok((items, event_index))
+    }
+
+    fn put(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+        values: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_values(values)
+            .build();
+        Ok(TransactWriteItem::builder().put(built(put)?).build())
+    }
+
+    /// A payment's put, conditioned on the item being as it was read: a purchase and a refund
+    /// parked for it, or two purchases of one payment, never both pass on the same reading.
+    fn payment_put(&self, p: &PaymentWrite) -> Result<TransactWriteItem, StoreError> {
+        let item = keyed(payment_pk(&p.key), "LINK".into(), &p.payment)?;
+        let Some(read) = &p.read else {
+            return self.put(item, Some("attribute_not_exists(pk)"), None);
+        };
+        let mut values = HashMap::new();
+        let user = match &read.user_id {
+            Some(u) => {
+                values.insert(":user".to_owned(), s(u.as_str()));
+                "user_id = :user"
+            }
+            None => "attribute_not_exists(user_id)",
+        };
+        let parked = match &read.parked_refund {
+            Some(r) => {
+                values.insert(":parked".to_owned(), s(r.event_id.clone()));
+                "parked_refund.event_id = :parked"
+            }
+            None => "attribute_not_exists(parked_refund)",
+        };
+        let condition = format!("attribute_exists(pk) AND {user} AND {parked}");
+        self.put(
+            item,
+            Some(&condition),
+            (!values.is_empty()).then_some(values),
+        )
     }
 }

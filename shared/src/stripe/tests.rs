@@ -235,8 +235,8 @@ fn events_map_to_commands() {
         panic!()
     };
     assert_eq!(
-        (sub.deleted, sub.price.as_deref(), sub.status),
-        (true, Some("price_x"), Status::Canceled)
+        (sub.deleted, sub.prices.as_slice(), sub.status),
+        (true, ["price_x".to_owned()].as_slice(), Status::Canceled)
     );
     let e = command(&envelope(
         "charge.refunded",
@@ -310,4 +310,47 @@ fn a_malformed_envelope_is_refused() {
     ] {
         assert!(command(&bad).is_err(), "{bad}");
     }
+}
+
+/// Issue 13, "found by reading": a checkout whose payment completes later grants with its
+/// `async_payment_succeeded`, and one that needed no payment (a 100% coupon) grants at once.
+#[test]
+fn delayed_and_free_checkouts_are_purchases_unpaid_ones_wait() {
+    let session = |status: &str| {
+        json!({"id": "cs_1", "mode": "payment", "payment_status": status,
+               "metadata": {"user_id": "bob", "price_id": "price_credits_100"},
+               "payment_intent": null, "amount_total": 0})
+    };
+    let cases = [
+        ("checkout.session.completed", "paid", true),
+        ("checkout.session.completed", "no_payment_required", true),
+        ("checkout.session.completed", "unpaid", false),
+        ("checkout.session.async_payment_succeeded", "paid", true),
+        ("checkout.session.async_payment_failed", "unpaid", false),
+    ];
+    for (kind, status, buys) in cases {
+        let e = command(&envelope(kind, session(status))).unwrap();
+        match e.command {
+            Command::Buy(buy) => {
+                assert!(buys, "{kind} {status}");
+                // No payment intent: the session is the payment's key.
+                assert_eq!(buy.key(), "cs_1");
+            }
+            other => assert!(!buys, "{kind} {status}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn every_item_price_of_a_subscription_is_read() {
+    let e = command(&envelope(
+        "customer.subscription.updated",
+        json!({"id": "sub_1", "customer": "cus_1", "status": "active",
+               "items": {"data": [{"price": {"id": "price_addon"}}, {"price": {"id": "price_pro_yearly"}}]}}),
+    ))
+    .unwrap();
+    let Command::Subscription(sub) = e.command else {
+        panic!("{e:?}")
+    };
+    assert_eq!(sub.prices, ["price_addon", "price_pro_yearly"]);
 }
