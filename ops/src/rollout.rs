@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use chrono::Utc;
 use credits::account::{Account, UserId};
 use credits::app::App;
 use credits::flags::{Flags, parameter_names, parse_flags};
@@ -128,7 +127,7 @@ pub async fn migrate(
     progress: &indicatif::ProgressBar,
 ) -> Result<MigrationReport, Error> {
     let mut report = MigrationReport::default();
-    let now = Utc::now();
+    let now = app.clock.now();
     let mut scan = Scan::new(app);
     while let Some(page) = scan.next_page().await? {
         for stored in page {

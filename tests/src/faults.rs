@@ -104,6 +104,11 @@ impl FaultProxy {
         self.with(|s| s.planned.push_back((operation.to_owned(), fault)));
     }
 
+    /// Forgets the faults planned and not applied yet (their operation was never sent).
+    pub fn clear(&self) {
+        self.with(|s| s.planned.clear());
+    }
+
     /// Applies `fault` to every request without a planned one (`Fault::Reset`: the store is
     /// down; `Fault::Pass`: it is back).
     pub fn standing(&self, fault: Fault) {

@@ -94,3 +94,42 @@ async fn holdings(app: &App) -> BTreeMap<String, (Plan, i64, i64, i64)> {
     }
     all
 }
+
+/// The operations act on the App's clock, as every request does: an account of a month a test
+/// sets (here January 2020, on its last minute) is migrated and rolled back in that month, not
+/// reset to the month of the machine's clock, and every entry they write is of that time.
+#[tokio::test]
+async fn migrate_and_roll_back_act_on_the_apps_clock() {
+    let at = chrono::DateTime::parse_from_rfc3339("2020-01-31T23:59:00Z")
+        .unwrap()
+        .to_utc();
+    let app = credits::local::isolated_app("rollout-clock")
+        .await
+        .with_clock(credits::clock::Clock::fixed(at));
+    let ssm = aws_sdk_ssm::Client::new(&credits::config::aws_for_tools().await);
+    let u = user(0);
+    app.service.account(&u, at).await.unwrap();
+    let path = std::env::temp_dir().join(format!("credits-clock-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let bar = indicatif::ProgressBar::hidden();
+    let run = rollout::migrate_with_backup(&app, &ssm, &path, &bar)
+        .await
+        .unwrap();
+    assert!(run.ok(), "{run:?}");
+    assert_eq!(run.backup.header.taken_at, at);
+    let a = stored(&app, u.as_str()).await;
+    assert_eq!((a.period.to_string(), a.monthly), ("2020-01".into(), 5));
+    assert_eq!(a.migrated_to.as_deref(), Some("v2"));
+    let r = rollout::rollback(&app, &ssm, Some(&run.backup))
+        .await
+        .unwrap();
+    assert!(r.ok(), "{r:?}");
+    let a = stored(&app, u.as_str()).await;
+    assert_eq!(
+        (a.period.to_string(), a.migrated_to),
+        ("2020-01".into(), None)
+    );
+    let (_, entries) = credits::local::account_and_ledger(&app, u.as_str()).await;
+    assert!(entries.iter().all(|e| e.at == at), "{entries:?}");
+    let _ = std::fs::remove_file(&path);
+}

@@ -101,7 +101,7 @@ async fn take(
         return Err(exists(path));
     }
     let flags = read_flags(ssm, &app.config.parameter_prefix).await?;
-    let now = Utc::now();
+    let now = app.clock.now();
     let table_backup_arn = match app
         .service
         .store()

@@ -131,7 +131,7 @@ pub async fn rollback(
     let purchases = backup.is_none_or(|b| b.header.enable_purchases);
     let prefix = &app.config.parameter_prefix;
     let (before, after) = switch(ssm, prefix, Version::V1, Some(purchases)).await?;
-    let undone = undo_migration(app, Utc::now()).await?;
+    let undone = undo_migration(app, app.clock.now()).await?;
     let verification = verify(app, backup).await?;
     Ok(Rollback {
         before,
