@@ -1,14 +1,14 @@
-"""The README's own examples, run against a running stack, so that the README cannot drift from
-the product: every ```sh block under the sections below and the curl examples of the stack's
-start-up banner. Each command runs as written (in one shell session, so `export`s carry on),
+"""The docs' own examples, run against a running stack, so that the docs cannot drift from the
+product: every ```sh block of the README's tour and of docs/api.md, and the curl examples of the
+stack's start-up banner; and every relative link of the README and docs/ resolves in the clone. Each command runs as written (in one shell session, so `export`s carry on),
 with `localhost:3000` replaced by the stack's address; each answer is compared by shape with the
 `# ...` comment under its command: the status when the comment starts with one (else any 2xx),
 the keys of every object (`...` allows more; `...balance view...` stands for the balance view's
 keys), the type of every value. Commands other than `curl` and variable assignments (`stripe
 listen`, `aws ...`, starting the stack) are not run.
 
-Usage: readme_test.py BASE_URL README.md STACK_LOG  (STACK_LOG: scripts/stack's output, whose
-banner is checked too). Runs from the repository root (the commands name target/debug/...).
+Usage: readme_test.py BASE_URL STACK_LOG  (STACK_LOG: scripts/stack's output, whose banner is
+checked too). Runs from the repository root (the commands name target/debug/...).
 """
 
 import json
@@ -17,13 +17,13 @@ import re
 import subprocess
 import sys
 
-SECTIONS = [
-    "## The API",
-    "## For frontends",
-    "## Status, the switch and the monthly reset",
-    "## The Stripe webhook",
-    "## Holds: reserve, then commit what was used",
-]
+# The files whose examples run, and their sections (None: every section).
+DOCS = {
+    "README.md": ["## A short tour"],
+    "docs/api.md": None,
+}
+LINKED = ["README.md", "docs/api.md", "docs/rules.md", "docs/operations.md",
+          "docs/architecture.md", "docs/testing.md", "BENCHMARKS.md"]
 NAMED = {
     "balance view": {"user_id", "plan", "period", "balance", "monthly", "purchased", "held", "version"},
 }
@@ -188,13 +188,17 @@ def commands(lines):
     return out
 
 
-def readme_examples(readme):
-    """{section: [(command, comment)]} for the checked sections."""
-    found = {s: [] for s in SECTIONS}
+def doc_examples(path, sections):
+    """{section: [(command, comment)]} for the checked sections of one file."""
+    found = {s: [] for s in sections} if sections else {}
     section, block = None, None
-    for line in open(readme).read().splitlines():
+    for line in open(path).read().splitlines():
         if line.startswith("## "):
-            section = next((s for s in SECTIONS if line.startswith(s)), None)
+            if sections is None:
+                section = line
+                found.setdefault(section, [])
+            else:
+                section = next((s for s in sections if line.startswith(s)), None)
         elif line.startswith("```sh") and section:
             block = []
         elif line.startswith("```") and block is not None:
@@ -260,7 +264,7 @@ def check(env, base, where, cmd, comment):
     want_status, shape = expectation(comment)
     problems = []
     if want_status is not None and status != want_status:
-        problems.append(f"status {status}, the README says {want_status}")
+        problems.append(f"status {status}, the docs say {want_status}")
     if want_status is None and not 200 <= status < 300:
         problems.append(f"status {status}")
     try:
@@ -280,21 +284,40 @@ def check(env, base, where, cmd, comment):
     return True
 
 
+def broken_links(path):
+    """The relative links of a Markdown file whose target is not in the clone."""
+    out = []
+    text = open(path).read()
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if target.startswith(("http://", "https://", "mailto:", "#")):
+            continue
+        file = target.split("#")[0]
+        if not os.path.exists(os.path.normpath(os.path.join(os.path.dirname(path), file))):
+            out.append(target)
+    return out
+
+
 def main():
-    base, readme, log = sys.argv[1], sys.argv[2], sys.argv[3]
+    global failed
+    base, log = sys.argv[1], sys.argv[2]
     env = dict(os.environ)
-    for section, examples in readme_examples(readme).items():
-        ran = sum(check(env, base, section.lstrip("# "), cmd, comment) for cmd, comment in examples)
-        if not ran:
-            global failed
+    for path in LINKED:
+        for target in broken_links(path):
             failed += 1
-            print(f"FAILED {section}: no example found (heading renamed?)")
+            print(f"FAILED {path}: the link {target} leads nowhere")
+    for path, sections in DOCS.items():
+        for section, examples in doc_examples(path, sections).items():
+            where = f"{path} {section.lstrip('# ')}"
+            ran = sum(check(env, base, where, cmd, comment) for cmd, comment in examples)
+            if not ran and sections is not None:
+                failed += 1
+                print(f"FAILED {where}: no example found (heading renamed?)")
     banner = banner_examples(log)
     ran = sum(check(env, base, "banner", cmd, comment) for cmd, comment in banner)
     if ran < 5:
         failed += 1
         print(f"FAILED banner: {ran} curl examples found")
-    print(f"readme: {passed} passed, {failed} failed")
+    print(f"docs examples: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
 
