@@ -31,7 +31,8 @@ impl App {
     ) -> Self {
         Self {
             service: CreditService::new(
-                Store::new(dynamodb, config.table.clone()),
+                Store::new(dynamodb, config.table.clone())
+                    .with_low_balance_percent(config.low_balance_percent),
                 config.idempotency_ttl,
             ),
             flags: FlagReader::new(ssm, &config.parameter_prefix, config.flag_ttl),

@@ -17,6 +17,9 @@ pub struct Config {
     pub flag_ttl: Duration,
     /// `CREDITS_IDEMPOTENCY_TTL_SECONDS`: how long an Idempotency-Key is remembered.
     pub idempotency_ttl: Duration,
+    /// `CREDITS_LOW_BALANCE_PERCENT`: the share of the plan's allowance (0 to 100) at or below
+    /// which a change that crosses it publishes `credits.low_balance`.
+    pub low_balance_percent: u8,
 }
 
 /// The shortest time an Idempotency-Key may be remembered: far longer than any retry (the
@@ -79,6 +82,18 @@ impl Config {
                 86_400,
                 (MIN_IDEMPOTENCY_TTL_SECONDS, 30 * 86_400),
             )?,
+            low_balance_percent: match lookup("CREDITS_LOW_BALANCE_PERCENT") {
+                None => crate::rules::notify::DEFAULT_LOW_BALANCE_PERCENT,
+                Some(raw) => raw
+                    .trim()
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|p| *p <= 100)
+                    .ok_or_else(|| ConfigError {
+                        name: "CREDITS_LOW_BALANCE_PERCENT",
+                        problem: format!("expected a whole percent from 0 to 100, got {raw:?}"),
+                    })?,
+            },
         })
     }
 }
@@ -175,6 +190,13 @@ mod tests {
         assert_eq!(e.name, "CREDITS_PARAMETER_PREFIX");
         let e = from(&[("CREDITS_TABLE", " ")]).unwrap_err();
         assert_eq!(e.name, "CREDITS_TABLE");
+        for bad in ["101", "-1", "low"] {
+            let e = from(&[("CREDITS_LOW_BALANCE_PERCENT", bad)]).unwrap_err();
+            assert_eq!(e.name, "CREDITS_LOW_BALANCE_PERCENT", "{bad}");
+        }
+        assert_eq!(from(&[]).unwrap().low_balance_percent, 20);
+        let c = from(&[("CREDITS_LOW_BALANCE_PERCENT", "35")]).unwrap();
+        assert_eq!(c.low_balance_percent, 35);
     }
 
     /// Issue 13, "found by reading": 0 would turn idempotency off (every record expired at

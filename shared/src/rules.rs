@@ -15,6 +15,8 @@ pub use holds::{
 };
 mod migration;
 pub use migration::{migrate, migration_cause, unmigrate};
+pub mod notify;
+pub use notify::Before;
 
 /// The smallest and largest amount one deduct may take.
 pub const MIN_DEDUCT: Credits = 1;
@@ -33,6 +35,9 @@ pub struct Change {
     /// Holds this change closed, to be recorded so that a later commit or release of one is
     /// told apart from an unknown id.
     pub closed_holds: Vec<ClosedHold>,
+    /// The plan and spendable balance the change started from (a new account: as opened), so
+    /// that the notifications can tell what it crossed.
+    pub before: Before,
 }
 
 /// How a hold ended.
@@ -256,6 +261,7 @@ struct Draft {
     opened: bool,
     dirty: bool,
     closed_holds: Vec<ClosedHold>,
+    before: Before,
     now: DateTime<Utc>,
 }
 
@@ -268,6 +274,7 @@ impl Draft {
                 opened: false,
                 dirty: false,
                 closed_holds: Vec::new(),
+                before: Before::of(account),
                 now,
             },
             None => {
@@ -289,6 +296,10 @@ impl Draft {
                     opened: true,
                     dirty: true,
                     closed_holds: Vec::new(),
+                    before: Before {
+                        plan,
+                        balance: plan.monthly_credits(),
+                    },
                     now,
                 };
                 draft.push(
@@ -379,6 +390,7 @@ impl Draft {
             opened: self.opened,
             dirty: self.dirty,
             closed_holds: self.closed_holds,
+            before: self.before,
         }
     }
 }

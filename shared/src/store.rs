@@ -19,9 +19,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{Account, UserId};
 use crate::ledger::{Entry, TransactionId};
+use crate::rules::notify::{self, Committed};
 use crate::rules::{Change, ClosedHold};
 
 pub mod limits;
+pub mod outbox;
 mod runs;
 pub use runs::ScanPage;
 
@@ -112,6 +114,8 @@ pub enum WriteError {
 pub struct Store {
     client: Client,
     table: String,
+    /// The low-balance threshold of the notifications, in percent of the plan's allowance.
+    low_balance_percent: u8,
 }
 
 fn unavailable<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError
@@ -204,7 +208,14 @@ impl Store {
         Self {
             client,
             table: table.into(),
+            low_balance_percent: notify::DEFAULT_LOW_BALANCE_PERCENT,
         }
+    }
+
+    /// The same store, deciding low-balance notifications at `percent` of the allowance.
+    pub fn with_low_balance_percent(mut self, percent: u8) -> Self {
+        self.low_balance_percent = percent;
+        self
     }
 
     pub fn table(&self) -> &str {
@@ -309,6 +320,13 @@ impl Store {
             items.push(TransactWriteItem::builder().put(built(put)?).build());
             idem_index = Some(items.len() - 1);
         }
+        let what = Committed {
+            change: Some(change),
+            cause: idempotency.map(|(key, _)| key),
+            rejected: None,
+            at: now,
+        };
+        items.extend(self.outbox_put(what)?);
         Ok((items, idem_index))
     }
 

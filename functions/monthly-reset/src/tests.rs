@@ -130,6 +130,8 @@ async fn seed(app: &App, tag: &str, n: usize) -> Vec<UserId> {
             account = apply(c, &mut all);
         }
         changes.push(Change {
+            // Fields are evaluated in order: the snapshot before the account moves.
+            before: credits::rules::Before::of(&account),
             account,
             entries: all,
             opened: true,

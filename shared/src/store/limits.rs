@@ -13,6 +13,8 @@ pub const MAX_TRANSACTION_ITEMS: usize = 100;
 pub const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
 /// Bytes of one item.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// Bytes of one `PutEvents` request: an outbox item's events are sent in one.
+pub const MAX_PUT_EVENTS_BYTES: usize = 256 * 1024;
 
 /// An item's size.
 pub fn item_size(item: &Item) -> usize {

@@ -21,6 +21,7 @@ use super::{
     Item, SK, Store, StoreError, WriteError, built, decode, encode, s, unavailable, user_pk,
 };
 use crate::account::UserId;
+use crate::rules::notify::{Committed, Rejected};
 use crate::stripe::decide::{PaymentWrite, Write};
 use crate::stripe::records::{
     EventRecord, ParkedEvent, Payment, Purchase, RejectedPurchase, StripeState, SubscriptionState,
@@ -254,6 +255,14 @@ impl Store {
             let item = keyed(PARKED_PK.into(), p.event_id.clone(), p)?;
             items.push(self.put(item, None, None)?);
         }
+        let rejected = w.rejected.as_ref().map(notify_rejected);
+        let what = Committed {
+            change: w.change.as_ref(),
+            cause: w.event.as_ref().map(|e| e.event_id.as_str()),
+            rejected: rejected.as_ref(),
+            at: now,
+        };
+        items.extend(self.outbox_put(what)?);
         Ok((items, event_index))
     }
 
@@ -300,5 +309,18 @@ impl Store {
             Some(&condition),
             (!values.is_empty()).then_some(values),
         )
+    }
+}
+
+/// A rejected purchase as its notification shows it.
+fn notify_rejected(r: &RejectedPurchase) -> Rejected {
+    Rejected {
+        user_id: r.user_id.clone(),
+        session: r.session.clone(),
+        price: r.price.clone(),
+        product: r.product.clone(),
+        amount: r.amount,
+        payment_intent: r.payment_intent.clone(),
+        stripe_event_id: r.event_id.clone(),
     }
 }

@@ -12,6 +12,7 @@ use crate::flags::{Flags, Version};
 use crate::period::Period;
 use crate::plan::{Credits, Plan};
 use crate::rules::{self, Change, MAX_OPEN_HOLDS};
+use crate::store::outbox::OUTBOX_PREFIX;
 use crate::store::{IdempotencyRecord, Store};
 use crate::stripe::decide::{Facts, StripeContext, decide};
 use crate::stripe::records::{ParkedRefund, Payment, Purchase, StripeState, SubscriptionState};
@@ -85,6 +86,21 @@ fn check(items: &[aws_sdk_dynamodb::types::TransactWriteItem]) -> Result<usize, 
     let sizes = sizes(items);
     prop_assert!(sizes.iter().all(|s| *s < MAX_ITEM_BYTES), "{sizes:?}");
     prop_assert!(sizes.iter().sum::<usize>() < MAX_TRANSACTION_BYTES);
+    // The outbox: at most one item per write, its events one PutEvents call.
+    let outbox: Vec<_> = items
+        .iter()
+        .filter_map(|i| i.put())
+        .filter(|p| {
+            p.item()["pk"]
+                .as_s()
+                .is_ok_and(|pk| pk.starts_with(OUTBOX_PREFIX))
+        })
+        .collect();
+    prop_assert!(outbox.len() <= 1);
+    for put in outbox {
+        let events = put.item()["events"].as_s().map_or(0, String::len);
+        prop_assert!(events < MAX_PUT_EVENTS_BYTES, "{events} bytes of events");
+    }
     Ok(items.len())
 }
 
@@ -206,8 +222,9 @@ fn the_worst_account_is_brought_current_in_writes_that_fit() {
     };
     let (after, counts) = writes(worst(), deduct, Some((&key, &record))).unwrap();
     // Three batches of 25 (two entries and a record each, and the account), then the last 25
-    // with the reset (expire, grant), the deduct's entry and the idempotency record.
-    assert_eq!(counts, [76, 76, 76, 80]);
+    // with the reset (expire, grant), the deduct's entry, the idempotency record and the
+    // outbox item (the reset's grant).
+    assert_eq!(counts, [76, 76, 76, 81]);
     assert!(after.holds.is_empty());
     let counts = stripe_writes(
         worst(),
@@ -216,8 +233,9 @@ fn the_worst_account_is_brought_current_in_writes_that_fit() {
         parked_refund(),
     )
     .unwrap();
-    // The last: record, account, 75 + reset 2 + purchase + revoke, customer, payment, purchase.
-    assert_eq!(counts, [76, 76, 76, 84]);
+    // The last: record, account, 75 + reset 2 + purchase + revoke, customer, payment, purchase,
+    // outbox.
+    assert_eq!(counts, [76, 76, 76, 85]);
 }
 
 /// The account item itself, with every hold open and the longest ids: well under 400 KB.
