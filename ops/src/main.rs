@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use credits::app::App;
@@ -400,8 +401,10 @@ async fn setup() -> Result<(), credits_ops::rollout::Error> {
         false,
     )
     .await?;
+    let bus = publisher::Settings::from_lookup(|n| std::env::var(n).ok())?.bus;
+    publisher::create_bus(&publisher::events_client(&sdk, None), &bus).await?;
     println!(
-        "table {} and parameters {}/* are ready",
+        "table {}, parameters {}/* and event bus {bus} are ready",
         config.table, config.parameter_prefix
     );
     Ok(())
@@ -413,6 +416,15 @@ async fn run(
     cors_origins: &str,
 ) -> Result<(), credits_ops::rollout::Error> {
     let app = App::from_env().await?;
+    // The emulator has no table streams: the outbox is swept every second instead.
+    let settings = publisher::Settings::from_lookup(|n| std::env::var(n).ok())?;
+    let sdk = credits::config::aws_for_tools().await;
+    let outbox = publisher::Publisher::new(
+        app.service.store().clone(),
+        publisher::events_client(&sdk, None),
+        settings.bus,
+    );
+    tokio::spawn(publisher::sweep_every(outbox, Duration::from_secs(1)));
     let cors = credits_ops::cors::Cors::new(cors_origins)?;
     let gateway = Arc::new(Gateway::new(app, secret.clone())?.with_cors(cors));
     let listener = tokio::net::TcpListener::bind(addr).await?;
