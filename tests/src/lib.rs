@@ -153,6 +153,17 @@ pub fn keyed(method: &str, path: &str, user: &str, key: &str, body: &str) -> Api
         .body(body)
 }
 
+/// A deduct of `amount` under `key`.
+pub fn deduct_call(user: &str, key: &str, amount: i64) -> ApiCall {
+    keyed(
+        "POST",
+        "/credits/deduct",
+        user,
+        key,
+        &format!(r#"{{"amount": {amount}}}"#),
+    )
+}
+
 /// Calls, in process, the function the template routes `call` to (as the gateway would).
 pub async fn invoke(app: &App, call: &ApiCall) -> lambda_http::Response<lambda_http::Body> {
     let request = call.request();

@@ -11,7 +11,7 @@ use credits::app::App;
 use credits::config::STORE_ATTEMPTS;
 use credits::local::ApiCall;
 use credits_e2e::faults::{Fault, FaultProxy, app_through};
-use credits_e2e::{answer, keyed, on_hold};
+use credits_e2e::{answer, deduct_call as deduct, keyed, on_hold};
 use serde_json::Value;
 
 async fn proxy() -> FaultProxy {
@@ -21,16 +21,6 @@ async fn proxy() -> FaultProxy {
 
 fn balance(user: &str) -> ApiCall {
     ApiCall::new("GET", "/credits/balance").user(user)
-}
-
-fn deduct(user: &str, key: &str, amount: i64) -> ApiCall {
-    keyed(
-        "POST",
-        "/credits/deduct",
-        user,
-        key,
-        &format!(r#"{{"amount": {amount}}}"#),
-    )
 }
 
 fn hold(user: &str, key: &str, amount: i64) -> ApiCall {

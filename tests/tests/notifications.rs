@@ -12,7 +12,7 @@ use chrono::Utc;
 use credits::app::App;
 use credits::config::STORE_ATTEMPTS;
 use credits_e2e::faults::{Fault, FaultProxy, app_through};
-use credits_e2e::{Stack, answer, keyed};
+use credits_e2e::{Stack, answer, deduct_call as deduct};
 use publisher::{Publisher, Settings, Sweep, events_client, handle};
 use serde_json::{Value, json};
 
@@ -113,16 +113,6 @@ impl Bus {
 
 fn types(events: &[(String, Value)]) -> Vec<&str> {
     events.iter().map(|(t, _)| t.as_str()).collect()
-}
-
-fn deduct(user: &str, key: &str, amount: i64) -> credits::local::ApiCall {
-    keyed(
-        "POST",
-        "/credits/deduct",
-        user,
-        key,
-        &format!(r#"{{"amount": {amount}}}"#),
-    )
 }
 
 async fn sweep(publisher: &Publisher) -> Sweep {
