@@ -132,8 +132,8 @@ async fn the_probe_asks_for_consumed_capacity_and_prices_each_request() {
 }
 
 /// The monthly reset: one transaction per account (the account with its `expire` and `grant`
-/// entries; the account comes from the Scan page, so no read), plus the Scan pages and the
-/// run's own bookkeeping.
+/// entries and the outbox item of its `credits.granted` event; the account comes from the Scan
+/// page, so no read), plus the Scan pages and the run's own bookkeeping.
 #[tokio::test]
 async fn a_reset_costs_one_write_per_account() {
     use std::collections::BTreeMap;
@@ -157,7 +157,7 @@ async fn a_reset_costs_one_write_per_account() {
         *by_kind.entry((c.operation, c.items)).or_default() += 1;
     }
     let count = |op: &str, items: usize| by_kind.get(&(op.to_owned(), items)).copied().unwrap_or(0);
-    assert_eq!(count("TransactWriteItems", 3), accounts, "{by_kind:?}");
+    assert_eq!(count("TransactWriteItems", 4), accounts, "{by_kind:?}");
     // Per account: that write and nothing else. The rest is the Scan's pages of 200 items
     // (accounts and their entries), a checkpoint per page and the run's record.
     let total: usize = by_kind.values().sum();
