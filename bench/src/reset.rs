@@ -49,7 +49,7 @@ pub async fn run(n: usize, segment_counts: &[u32]) -> Result<(), Error> {
     println!("|---|---|---|---|---|---|");
     for &segments in segment_counts {
         let (app, probe, _) = crate::probed_app(&format!("bench-reset-{segments}")).await;
-        let twin = credits::local::isolated_app(&format!("bench-reset-twin-{segments}")).await;
+        let twin = credits_testkit::isolated_app(&format!("bench-reset-twin-{segments}")).await;
         let users = (0..n)
             .map(|i| UserId::parse(format!("r{segments}-{i:06}")))
             .collect::<Result<Vec<_>, _>>()?;

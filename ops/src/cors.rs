@@ -31,7 +31,7 @@ pub struct CorsRules {
 impl CorsRules {
     /// From the template's one `AWS::Serverless::HttpApi`.
     pub fn from_template() -> Result<Self, String> {
-        let resources = credits::local::resources().map_err(|e| e.to_string())?;
+        let resources = credits_testkit::resources().map_err(|e| e.to_string())?;
         let config = resources
             .values()
             .find(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::HttpApi"))
@@ -214,7 +214,7 @@ mod tests {
             assert!(rules.expose_headers.iter().any(|a| a == h), "{h}");
         }
         // Every method the template routes is allowed.
-        for r in credits::local::http_routes().unwrap() {
+        for r in credits_testkit::http_routes().unwrap() {
             assert!(rules.allow_methods.contains(&r.method), "{}", r.key());
         }
     }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use credits::api::ApiError;
 use credits::app::App;
-use credits::local::{ApiCall, HttpRoute};
+use credits_testkit::{ApiCall, HttpRoute};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -53,7 +53,7 @@ impl Gateway {
         secret: String,
         webhook: webhook::Webhook,
     ) -> Result<Self, String> {
-        let routes = credits::local::http_routes().map_err(|e| e.to_string())?;
+        let routes = credits_testkit::http_routes().map_err(|e| e.to_string())?;
         if let Some(r) = routes
             .iter()
             .find(|r| !FUNCTIONS.contains(&r.function.as_str()))
@@ -295,7 +295,7 @@ fn authorize(secret: &str, req: &Request<Incoming>) -> Option<BTreeMap<String, S
     let token = header
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))?;
-    credits::local::verify_token(secret, token.trim()).ok()
+    credits_testkit::verify_token(secret, token.trim()).ok()
 }
 
 pub(crate) fn to_hyper(response: lambda_http::Response<Body>) -> Response<Full<Bytes>> {

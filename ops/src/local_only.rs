@@ -81,7 +81,7 @@ async fn token(secret: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
         Ok(user) => lambda(json_response(
             StatusCode::OK,
             &json!({
-                "token": credits::local::user_token(secret, user.as_str(), &[], TOKEN_TTL_SECONDS),
+                "token": credits_testkit::user_token(secret, user.as_str(), &[], TOKEN_TTL_SECONDS),
                 "user_id": user.as_str(),
                 "expires_in": TOKEN_TTL_SECONDS,
             }),

@@ -241,8 +241,8 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
             webhook_secret,
             local_secret,
         } => {
-            let token =
-                token.unwrap_or_else(|| credits::local::user_token(&local_secret, &user, &[], 600));
+            let token = token
+                .unwrap_or_else(|| credits_testkit::user_token(&local_secret, &user, &[], 600));
             let webhook_url = webhook_url.or_else(|| {
                 base.contains("127.0.0.1")
                     .then(|| format!("{}/webhook/stripe", base.trim_end_matches('/')))
@@ -275,7 +275,7 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
             let groups: &[&str] = if admin { &["admin"] } else { &[] };
             println!(
                 "{}",
-                credits::local::user_token(&secret, &user, groups, ttl_seconds)
+                credits_testkit::user_token(&secret, &user, groups, ttl_seconds)
             );
             Ok(())
         }
@@ -393,8 +393,8 @@ async fn parked(prune: bool) -> Result<(), credits_ops::rollout::Error> {
 async fn setup() -> Result<(), credits_ops::rollout::Error> {
     let config = Config::from_env()?;
     let sdk = credits::config::aws_for_tools().await;
-    credits::local::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table).await?;
-    credits::local::put_parameters(
+    credits_testkit::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table).await?;
+    credits_testkit::put_parameters(
         &aws_sdk_ssm::Client::new(&sdk),
         &config.parameter_prefix,
         false,
@@ -417,7 +417,7 @@ async fn run(
     let gateway = Arc::new(Gateway::new(app, secret.clone())?.with_cors(cors));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let token = credits::local::user_token(&secret, "demo-user", &[], 86_400);
+    let token = credits_testkit::user_token(&secret, "demo-user", &[], 86_400);
     println!("\nCredits local stack on {base}");
     for r in gateway.routes() {
         let auth = if r.authorized { "token" } else { "public" };

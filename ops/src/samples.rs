@@ -5,7 +5,7 @@
 //! and named. Everything else is printed unchanged.
 
 use credits::app::App;
-use credits::local::{ApiCall, response_json};
+use credits_testkit::{ApiCall, response_json};
 use serde_json::Value;
 
 /// The local stack's emulator, used when `AWS_ENDPOINT_URL` is not set.

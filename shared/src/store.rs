@@ -177,6 +177,30 @@ struct ClosedHoldItem {
 
 type Item = HashMap<String, AttributeValue>;
 
+/// The items of an account new to the table (revision 1) and of its ledger entries, as the store
+/// keeps them: what a test or a benchmark writes to prepare a table without the rules' writes.
+pub fn new_account_items(
+    change: &Change,
+    now: DateTime<Utc>,
+) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+    let pk = user_pk(&change.account.user_id);
+    let mut items = vec![encode(&AccountItem {
+        pk: pk.clone(),
+        sk: ACCOUNT_SK.into(),
+        account: change.account.clone(),
+        rev: 1,
+        updated_at: now,
+    })?];
+    for entry in &change.entries {
+        items.push(encode(&EntryItem {
+            pk: pk.clone(),
+            sk: tx_sk(entry.seq),
+            entry: entry.clone(),
+        })?);
+    }
+    Ok(items)
+}
+
 /// Our item types are plain structs of strings, numbers and maps: encoding fails only on a bug.
 fn encode<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Build(e.to_string()))

@@ -3,9 +3,9 @@
 //! BENCHMARKS.md).
 
 use credits::app::App;
-use credits::local::{ApiCall, isolated, response_json};
-use credits::probe::Probe;
 use credits_e2e::on_hold;
+use credits_testkit::probe::Probe;
+use credits_testkit::{ApiCall, isolated, response_json};
 
 async fn probed(tag: &str) -> (App, Probe) {
     let (sdk, config) = isolated(tag).await;

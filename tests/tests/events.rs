@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use credits::app::App;
-use credits::local::{http_routes, response_json};
 use credits_ops::gateway::invoke;
 use credits_ops::samples::{Preparation, preparation, prepare};
+use credits_testkit::{http_routes, response_json};
 use serde_json::Value;
 
 fn events_dir() -> PathBuf {
@@ -71,7 +71,7 @@ async fn send(app: &App, name: &str, text: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn every_sample_answers_2xx_in_any_order_and_again() {
-    let app = credits::local::isolated_app("events").await;
+    let app = credits_testkit::isolated_app("events").await;
     let names = samples();
     assert!(names.len() >= 10, "{names:?}");
     let mut reversed = names.clone();
@@ -116,7 +116,7 @@ async fn only_the_webhook_and_hold_samples_need_preparing() {
 /// webhook's signature has expired (400). `credits-ops event` fixes both.
 #[tokio::test]
 async fn the_two_samples_sent_unprepared_answer_as_documented() {
-    let app = credits::local::isolated_app("events-raw").await;
+    let app = credits_testkit::isolated_app("events-raw").await;
     let (status, body) = send(&app, "release-hold.json", &sample("release-hold.json")).await;
     assert_eq!(
         (status, &body["error"]["code"]),

@@ -9,9 +9,9 @@ use chrono::Utc;
 use credits::account::UserId;
 use credits::app::App;
 use credits::config::STORE_ATTEMPTS;
-use credits::local::ApiCall;
 use credits_e2e::faults::{Fault, FaultProxy, app_through};
 use credits_e2e::{answer, keyed, on_hold};
+use credits_testkit::ApiCall;
 use serde_json::Value;
 
 async fn proxy() -> FaultProxy {
@@ -45,7 +45,7 @@ fn hold(user: &str, key: &str, amount: i64) -> ApiCall {
 
 /// (balance, held, kinds of the ledger entries newest first), read past the proxy.
 async fn ledger(app: &App, user: &str) -> (i64, i64, Vec<String>) {
-    let (account, entries) = credits::local::account_and_ledger(app, user).await;
+    let (account, entries) = credits_testkit::account_and_ledger(app, user).await;
     let kinds = entries.iter().map(|e| e.kind.as_str().to_owned()).collect();
     (account.balance(), account.held, kinds)
 }
@@ -357,7 +357,7 @@ async fn deliver(app: &App, call: &ApiCall) -> (u16, Value) {
         prices: credits::stripe::PriceMap::default(),
         line_items: None,
     };
-    credits::local::response_json(webhook::handle(app, &hook, call.request()).await)
+    credits_testkit::response_json(webhook::handle(app, &hook, call.request()).await)
 }
 
 #[tokio::test]

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use credits::account::UserId;
 use credits::app::App;
-use credits::local::{ApiCall, isolated_app, response_json};
 use credits::rules;
 use credits::service::{Once, Refused};
 use credits_e2e::{answer, keyed, on_hold};
+use credits_testkit::{ApiCall, isolated_app, response_json};
 use serde_json::{Value, json};
 
 const SECRET: &str = "whsec_held";

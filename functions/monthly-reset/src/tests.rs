@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use credits::account::{Account, UserId};
 use credits::app::App;
 use credits::ledger::{Entry, EntryKind};
-use credits::local::{ApiCall, isolated_app, response_json};
 use credits::period::Period;
 use credits::plan::{Package, Plan};
 use credits::reset::{ResetJob, ResetSettings, RunView, SCHEDULED_RUN};
 use credits::rules::{self, Change};
 use credits::service::Deduct;
+use credits_testkit::{ApiCall, isolated_app, response_json};
 
 use super::*;
 
@@ -137,7 +137,9 @@ async fn seed(app: &App, tag: &str, n: usize) -> Vec<UserId> {
             closed_holds: Vec::new(),
         });
     }
-    app.service.store().seed(&changes, at).await.unwrap();
+    credits_testkit::seed(app.service.store(), &changes, at)
+        .await
+        .unwrap();
     changes.into_iter().map(|c| c.account.user_id).collect()
 }
 

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use chrono::Utc;
 use credits::account::UserId;
 use credits::app::App;
-use credits::local::{ApiCall, isolated_app, response_json};
 use credits::period::Period;
 use credits::plan::Plan;
 use credits::rules::prorated;
 use credits::stripe::PriceMap;
+use credits_testkit::{ApiCall, isolated_app, response_json};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 

@@ -27,7 +27,7 @@ fn every_template_route_is_documented_and_nothing_else() {
                 .map(move |m| format!("{} {path}", m.to_uppercase()))
         })
         .collect();
-    let routes = credits::local::http_routes().unwrap();
+    let routes = credits_testkit::http_routes().unwrap();
     let served: BTreeSet<String> = routes.iter().map(|r| r.key()).collect();
     assert_eq!(documented, served);
 

@@ -263,64 +263,6 @@ impl Store {
             .map_err(unavailable("GetItem"))?;
         Ok(())
     }
-
-    /// Writes accounts with their ledgers as they are, unconditionally, with BatchWriteItem:
-    /// for seeding an empty table in tests and benchmarks only.
-    #[cfg(feature = "local")]
-    pub async fn seed(
-        &self,
-        changes: &[crate::rules::Change],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        let mut items = Vec::new();
-        for change in changes {
-            let pk = super::user_pk(&change.account.user_id);
-            items.push(encode(&AccountItem {
-                pk: pk.clone(),
-                sk: ACCOUNT_SK.into(),
-                account: change.account.clone(),
-                rev: 1,
-                updated_at: now,
-            })?);
-            for entry in &change.entries {
-                items.push(encode(&super::EntryItem {
-                    pk: pk.clone(),
-                    sk: super::tx_sk(entry.seq),
-                    entry: entry.clone(),
-                })?);
-            }
-        }
-        for chunk in items.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| {
-                    WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(item.clone()))
-                                .build()
-                                .expect("the item is set"),
-                        )
-                        .build()
-                })
-                .collect();
-            while !pending.is_empty() {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(unavailable("BatchWriteItem"))?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-            }
-        }
-        Ok(())
-    }
 }
 
 fn is_condition_failure<R: std::fmt::Debug>(

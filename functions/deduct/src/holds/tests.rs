@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use credits::account::UserId;
 use credits::app::App;
-use credits::local::{ApiCall, isolated_app, response_json};
 use credits::rules;
+use credits_testkit::{ApiCall, isolated_app, response_json};
 use serde_json::Value;
 use tokio::task::JoinSet;
 

@@ -127,7 +127,7 @@ async fn a_v1_package_is_credited_and_refunds_revoke_the_cumulative_share() {
 #[tokio::test]
 async fn a_v2_package_purchase_is_rejected_and_listed_for_refund() {
     let app = isolated_app("wh-v2").await;
-    credits::local::set_version(&app, "v2").await;
+    credits_testkit::set_version(&app, "v2").await;
     let buy = checkout_payment(DAHLIA, "val", "price_credits_500", "pi_v2", 4_900);
     expect(
         &app,
