@@ -29,7 +29,6 @@ pub struct GatewayConfig {
 }
 
 /// What the gateway holds besides the App.
-#[derive(Debug)]
 pub struct GatewaySettings {
     pub jwt_secret: String,
     /// `CREDITS_CORS_ALLOWED_ORIGINS`.
@@ -38,6 +37,18 @@ pub struct GatewaySettings {
     pub webhook: Webhook,
     /// `CREDITS_RESET_*` and `CREDITS_ADMIN_GROUP`, for the admin route.
     pub reset: ResetSettings,
+}
+
+/// The JWT secret is never printed.
+impl std::fmt::Debug for GatewaySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewaySettings")
+            .field("jwt_secret", &"<redacted>")
+            .field("cors", &self.cors)
+            .field("webhook", &self.webhook)
+            .field("reset", &self.reset)
+            .finish()
+    }
 }
 
 impl GatewaySettings {
@@ -199,6 +210,16 @@ mod tests {
             ("STRIPE_API_BASE", "not a url"),
         ];
         assert_eq!(refused_variable(&bad_base), "STRIPE_API_BASE");
+    }
+
+    #[test]
+    fn the_secrets_are_never_printed() {
+        let c = from(&[
+            (JWT_SECRET_VAR, "s3cret"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_s3cret"),
+        ]);
+        let printed = format!("{:?}", c.unwrap());
+        assert!(!printed.contains("s3cret"), "{printed}");
     }
 
     #[test]
