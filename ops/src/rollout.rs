@@ -19,7 +19,7 @@ mod rollback;
 pub use backup::{Backup, BackupHeader, BackupLine, backup, migration_backup, read_backup};
 pub use rollback::{Rollback, UndoReport, rollback, undo_migration};
 
-pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Error = crate::OpsError;
 
 /// The version the migration moves accounts to.
 pub const TARGET: &str = "v2";

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use credits::app::App;
-use credits_ops::gateway::{Gateway, serve};
 use credits_testkit::ApiCall;
+use credits_local::config::GatewaySettings;
+use credits_local::gateway::{Gateway, serve};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -44,16 +45,20 @@ impl Stack {
     /// A stack whose configuration is adjusted first (a short flag cache time, say).
     pub async fn start_with(tag: &str, adjust: impl FnOnce(&mut credits::config::Config)) -> Self {
         let app = credits_testkit::isolated_app_with(tag, adjust).await;
-        let gateway =
-            Arc::new(Gateway::new(app, SECRET.into()).expect("the template's routes mount"));
-        Self::serve(gateway).await
+        let settings = GatewaySettings::local(SECRET).expect("the local defaults");
+        let gateway = Gateway::new(app, settings).expect("the template's routes mount");
+        Self::serve(Arc::new(gateway)).await
     }
 
     /// A stack whose webhook is `hook` (pointed at a test's Stripe API stand-in, say).
     pub async fn start_with_webhook(tag: &str, hook: webhook::Webhook) -> Self {
         let app = credits_testkit::isolated_app(tag).await;
-        let gateway = Gateway::with_webhook(app, SECRET.into(), hook);
-        Self::serve(Arc::new(gateway.expect("the template's routes mount"))).await
+        let settings = GatewaySettings {
+            webhook: hook,
+            ..GatewaySettings::local(SECRET).expect("the local defaults")
+        };
+        let gateway = Gateway::new(app, settings).expect("the template's routes mount");
+        Self::serve(Arc::new(gateway)).await
     }
 
     async fn serve(gateway: Arc<Gateway>) -> Self {
@@ -183,7 +188,7 @@ impl Stack {
         let header = webhook::sign(&secret, now, body);
         self.send(
             "POST",
-            credits_ops::gateway::WEBHOOK_PATH,
+            credits_local::gateway::WEBHOOK_PATH,
             &[
                 ("stripe-signature", &header),
                 ("content-type", "application/json"),

@@ -1,14 +1,14 @@
 //! Every sample in `events/`, sent as `cargo lambda invoke --data-file` (or, for the two that
-//! depend on the moment, `--data-ascii "$(credits-ops event FILE)"`) sends it: parsed as the
+//! depend on the moment, `--data-ascii "$(credits-local event FILE)"`) sends it: parsed as the
 //! runtime parses it and handled by its function, in any order and again, each answered 2xx.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use credits::app::App;
-use credits_ops::gateway::invoke;
-use credits_ops::samples::{Preparation, preparation, prepare};
 use credits_testkit::{http_routes, response_json};
+use credits_local::gateway::invoke;
+use credits_local::samples::{Preparation, preparation, prepare};
 use serde_json::Value;
 
 fn events_dir() -> PathBuf {
@@ -66,7 +66,8 @@ async fn send(app: &App, name: &str, text: &str) -> (u16, Value) {
         .iter()
         .find(|r| r.key() == key)
         .unwrap_or_else(|| panic!("{name}: {key} is not a route of the template"));
-    response_json(invoke(app, &route.function, req).await)
+    let reset = credits::reset::ResetSettings::default();
+    response_json(invoke(app, &reset, &route.function, req).await)
 }
 
 #[tokio::test]
@@ -113,7 +114,7 @@ async fn only_the_webhook_and_hold_samples_need_preparing() {
 }
 
 /// As the README says: sent as shipped, the release names a hold nobody opened (404), and the
-/// webhook's signature has expired (400). `credits-ops event` fixes both.
+/// webhook's signature has expired (400). `credits-local event` fixes both.
 #[tokio::test]
 async fn the_two_samples_sent_unprepared_answer_as_documented() {
     let app = credits_testkit::isolated_app("events-raw").await;

@@ -1,4 +1,4 @@
-//! The samples in `events/` made ready for `cargo lambda invoke` (`credits-ops event FILE`):
+//! The samples in `events/` made ready for `cargo lambda invoke` (`credits-local event FILE`):
 //! most are sent as they are, but two depend on the moment they are sent. A Function URL
 //! event for the webhook carries a `Stripe-Signature` that holds for 300 s, so it is signed
 //! afresh; a hold's release or commit names a hold, so one is opened now for the event's user

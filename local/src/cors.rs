@@ -106,21 +106,35 @@ impl AllowedOrigin {
 /// The allowed origins and the template's rules.
 #[derive(Debug, Clone)]
 pub struct Cors {
+    /// As configured, for people to read.
+    listed: String,
     origins: Vec<AllowedOrigin>,
     rules: CorsRules,
 }
 
 impl Cors {
-    /// `origins` is a comma-separated list (the format of `CREDITS_CORS_ALLOWED_ORIGINS`).
+    /// `origins` is a comma-separated list (the format of `CREDITS_CORS_ALLOWED_ORIGINS`), with
+    /// the template's rules.
     pub fn new(origins: &str) -> Result<Self, String> {
+        Self::with_rules(origins, CorsRules::from_template()?)
+    }
+
+    /// `origins` as in [`Cors::new`], with `rules` already read.
+    pub fn with_rules(origins: &str, rules: CorsRules) -> Result<Self, String> {
         Ok(Self {
+            listed: origins.trim().to_owned(),
             origins: origins
                 .split(',')
                 .filter(|o| !o.trim().is_empty())
                 .map(AllowedOrigin::parse)
                 .collect::<Result<_, _>>()?,
-            rules: CorsRules::from_template()?,
+            rules,
         })
+    }
+
+    /// The allowed origins as configured.
+    pub fn listed(&self) -> &str {
+        &self.listed
     }
 
     pub fn allows(&self, origin: &str) -> bool {
