@@ -118,12 +118,13 @@ pub async fn invoke(
 
 /// The admin trigger, its segments run in process (a deployment fans out to Lambda instead).
 async fn admin_reset(app: &App, req: lambda_http::Request) -> lambda_http::Response<Body> {
-    let settings = credits::reset::ResetSettings::from_env().unwrap_or_else(|e| {
+    use monthly_reset::config::AdminSettings;
+    let settings = AdminSettings::from_env().unwrap_or_else(|e| {
         tracing::warn!(error = %e, "using the default reset settings");
-        credits::reset::ResetSettings::default()
+        AdminSettings::default()
     });
-    let job = credits::reset::ResetJob::new(app.service.clone(), settings, app.clock.clone());
-    monthly_reset::admin::handle(&job, &monthly_reset::Fanout::local(), req).await
+    let admin = monthly_reset::admin::Admin::new(app, settings, monthly_reset::Fanout::local());
+    monthly_reset::admin::handle(&admin, req).await
 }
 
 /// Serves until `shutdown` completes; connections in flight are dropped with the task.

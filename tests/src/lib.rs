@@ -203,7 +203,6 @@ pub fn one_segment_reset(app: &App) -> credits::reset::ResetJob {
             margin: std::time::Duration::ZERO,
             ..credits::reset::ResetSettings::default()
         },
-        app.clock.clone(),
     )
 }
 

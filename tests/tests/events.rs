@@ -48,13 +48,12 @@ async fn send(app: &App, name: &str, text: &str) -> (u16, Value) {
         // fan-out), the deadline reported as no time left.
         let event: monthly_reset::Event =
             serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let job = credits::reset::ResetJob::new(
-            app.service.clone(),
+        let reset = monthly_reset::Reset::new(
+            app,
             credits::reset::ResetSettings::default(),
-            app.clock.clone(),
+            monthly_reset::Fanout::local(),
         );
-        let fanout = monthly_reset::Fanout::local();
-        let out = monthly_reset::handle(&job, &fanout, event, Instant::now()).await;
+        let out = monthly_reset::handle(&reset, event, Instant::now()).await;
         return (200, out.unwrap_or_else(|e| panic!("{name}: {e}")));
     };
     let req = lambda_http::request::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
