@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 
 use credits::config::{Config, ConfigError};
-use credits::reset::ResetSettings;
 use credits::stripe::PriceMap;
+use monthly_reset::config::AdminSettings;
 use webhook::{ApiKey, LineItems, SigningSecret, Webhook};
 
 use crate::cors::{self, Cors, CorsRules};
@@ -36,7 +36,7 @@ pub struct GatewaySettings {
     /// `STRIPE_WEBHOOK_SECRET`, `STRIPE_PRICES`, `STRIPE_API_KEY`, `STRIPE_API_BASE`.
     pub webhook: Webhook,
     /// `CREDITS_RESET_*` and `CREDITS_ADMIN_GROUP`, for the admin route.
-    pub reset: ResetSettings,
+    pub admin: AdminSettings,
 }
 
 /// The JWT secret is never printed.
@@ -46,7 +46,7 @@ impl std::fmt::Debug for GatewaySettings {
             .field("jwt_secret", &"<redacted>")
             .field("cors", &self.cors)
             .field("webhook", &self.webhook)
-            .field("reset", &self.reset)
+            .field("admin", &self.admin)
             .finish()
     }
 }
@@ -122,7 +122,7 @@ impl GatewayConfig {
                     prices,
                     line_items,
                 },
-                reset: ResetSettings::from_lookup(&lookup)?,
+                admin: AdminSettings::from_lookup(&lookup)?,
             },
         })
     }
@@ -156,7 +156,7 @@ mod tests {
         assert_eq!(c.gateway.webhook.secret.expose(), webhook::LOCAL_SECRET);
         assert!(c.gateway.webhook.line_items.is_none());
         assert!(c.gateway.cors.allows("http://localhost:5173"));
-        assert_eq!(c.gateway.reset, ResetSettings::default());
+        assert_eq!(c.gateway.admin, AdminSettings::default());
         assert_eq!(c.app.table, "credits");
     }
 
@@ -177,7 +177,7 @@ mod tests {
         assert!(c.gateway.cors.allows("https://app.example.com"));
         assert!(!c.gateway.cors.allows("http://localhost:5173"));
         assert!(c.gateway.webhook.line_items.is_some());
-        assert_eq!(c.gateway.reset.segments, 8);
+        assert_eq!(c.gateway.admin.job.segments, 8);
         assert_eq!(c.app.table, "t1");
     }
 

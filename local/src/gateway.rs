@@ -10,11 +10,11 @@ use bytes::Bytes;
 use credits::api::ApiError;
 use credits::app::App;
 use credits_testkit::{ApiCall, HttpRoute};
-use credits::reset::ResetSettings;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use lambda_http::Body;
+use monthly_reset::config::AdminSettings;
 use tokio::net::TcpListener;
 
 use crate::config::GatewaySettings;
@@ -78,7 +78,7 @@ const FUNCTIONS: &[&str] = &["balance", "deduct", "status", "admin-reset"];
 /// Calls a mounted function's handler, as Lambda would, by binary name.
 pub async fn invoke(
     app: &App,
-    reset: &ResetSettings,
+    admin: &AdminSettings,
     function: &str,
     req: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
@@ -86,7 +86,7 @@ pub async fn invoke(
         "balance" => balance::handle(app, req).await,
         "deduct" => deduct::handle(app, req).await,
         "status" => status::handle(app, req).await,
-        "admin-reset" => admin_reset(app, reset, req).await,
+        "admin-reset" => admin_reset(app, admin, req).await,
         other => ApiError::new(
             StatusCode::BAD_GATEWAY,
             "bad_gateway",
@@ -99,11 +99,12 @@ pub async fn invoke(
 /// The admin trigger, its segments run in process (a deployment fans out to Lambda instead).
 async fn admin_reset(
     app: &App,
-    reset: &ResetSettings,
+    settings: &AdminSettings,
     req: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
-    let job = credits::reset::ResetJob::new(app.service.clone(), reset.clone(), app.clock.clone());
-    monthly_reset::admin::handle(&job, &monthly_reset::Fanout::local(), req).await
+    let admin =
+        monthly_reset::admin::Admin::new(app, settings.clone(), monthly_reset::Fanout::local());
+    monthly_reset::admin::handle(&admin, req).await
 }
 
 /// Serves until `shutdown` completes; connections in flight are dropped with the task.
@@ -195,7 +196,7 @@ async fn route(gateway: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes
     to_hyper(
         invoke(
             &gateway.app,
-            &gateway.settings.reset,
+            &gateway.settings.admin,
             &route.function,
             call.request(),
         )

@@ -387,7 +387,7 @@ fn schemas() -> Value {
     add::<deduct::Closed>(&mut all);
     add::<credits::rules::ClosedHold>(&mut all);
     add::<status::StatusView>(&mut all);
-    add::<credits::reset::RunView>(&mut all);
+    add::<credits::views::RunView>(&mut all);
     let insufficient = all.remove("InsufficientView");
     all.insert(
         "InsufficientCredits".to_owned(),

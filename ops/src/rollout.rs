@@ -8,10 +8,9 @@ use credits::account::{Account, UserId};
 use credits::app::App;
 use credits::flags::{Flags, parameter_names, parse_flags};
 use credits::ledger::{Bucket, Entry};
-use credits::reset::Cursor;
 use credits::rules;
 use credits::service::ServiceError;
-use credits::store::Stored;
+use credits::store::{ScanCursor, Stored};
 use serde::Serialize;
 
 mod backup;
@@ -77,7 +76,7 @@ pub async fn switch(
 /// Every account in the table, a page at a time.
 struct Scan<'a> {
     app: &'a App,
-    cursor: Option<Cursor>,
+    cursor: Option<ScanCursor>,
     done: bool,
 }
 

@@ -23,7 +23,7 @@ use crate::rules::{Change, ClosedHold};
 
 pub mod limits;
 mod runs;
-pub use runs::ScanPage;
+pub use runs::{ScanCursor, ScanPage};
 
 pub mod stripe;
 

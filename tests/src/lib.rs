@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use credits::app::App;
-use credits_testkit::ApiCall;
 use credits_local::config::GatewaySettings;
 use credits_local::gateway::{Gateway, serve};
+use credits_testkit::ApiCall;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -208,7 +208,6 @@ pub fn one_segment_reset(app: &App) -> credits::reset::ResetJob {
             margin: std::time::Duration::ZERO,
             ..credits::reset::ResetSettings::default()
         },
-        app.clock.clone(),
     )
 }
 

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use credits::app::App;
-use credits_testkit::{http_routes, response_json};
 use credits_local::gateway::invoke;
 use credits_local::samples::{Preparation, preparation, prepare};
+use credits_testkit::{http_routes, response_json};
 use serde_json::Value;
 
 fn events_dir() -> PathBuf {
@@ -48,13 +48,12 @@ async fn send(app: &App, name: &str, text: &str) -> (u16, Value) {
         // fan-out), the deadline reported as no time left.
         let event: monthly_reset::Event =
             serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let job = credits::reset::ResetJob::new(
-            app.service.clone(),
+        let reset = monthly_reset::Reset::new(
+            app,
             credits::reset::ResetSettings::default(),
-            app.clock.clone(),
+            monthly_reset::Fanout::local(),
         );
-        let fanout = monthly_reset::Fanout::local();
-        let out = monthly_reset::handle(&job, &fanout, event, Instant::now()).await;
+        let out = monthly_reset::handle(&reset, event, Instant::now()).await;
         return (200, out.unwrap_or_else(|e| panic!("{name}: {e}")));
     };
     let req = lambda_http::request::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -66,8 +65,8 @@ async fn send(app: &App, name: &str, text: &str) -> (u16, Value) {
         .iter()
         .find(|r| r.key() == key)
         .unwrap_or_else(|| panic!("{name}: {key} is not a route of the template"));
-    let reset = credits::reset::ResetSettings::default();
-    response_json(invoke(app, &reset, &route.function, req).await)
+    let admin = monthly_reset::config::AdminSettings::default();
+    response_json(invoke(app, &admin, &route.function, req).await)
 }
 
 #[tokio::test]

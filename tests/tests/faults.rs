@@ -299,9 +299,7 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
             segments: 2,
             page_size: 10,
             margin: Duration::ZERO,
-            ..ResetSettings::default()
         },
-        app.clock.clone(),
     );
     let run = job.start("faulty", "test", now).await.unwrap();
     lose_every_attempt(&proxy);
@@ -309,7 +307,9 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
     proxy.plan("Scan", Fault::Throttle);
     proxy.plan("TransactWriteItems", Fault::ThroughputExceeded);
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let first = job.run_in_process(&run, deadline).await.unwrap();
+    let run_segments =
+        |run| monthly_reset::in_process::run_segments(&job, &app.clock, run, deadline);
+    let first = run_segments(&run).await.unwrap();
     assert_eq!(
         (first.status, first.counts.failed),
         ("done", 0),
@@ -320,13 +320,13 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
     // Then the store goes away in the middle of a second run, and comes back.
     let second = job.start("outage", "test", now).await.unwrap();
     proxy.standing(Fault::Reset);
-    let stopped = job.run_in_process(&second, deadline).await;
+    let stopped = run_segments(&second).await;
     assert!(
         stopped.is_err() || stopped.as_ref().is_ok_and(|v| v.status != "done"),
         "{stopped:?}"
     );
     proxy.standing(Fault::Pass);
-    let resumed = job.run_in_process(&second, deadline).await.unwrap();
+    let resumed = run_segments(&second).await.unwrap();
     assert_eq!(
         (resumed.status, resumed.counts.already_current),
         ("done", 30),

@@ -222,10 +222,14 @@ async fn fifty_holds_expiring_together_never_lock_the_account() {
 
     let job = credits_e2e::one_segment_reset(&app);
     let run = job.start("held", "test", Utc::now()).await.unwrap();
-    let view = job
-        .run_in_process(&run, Instant::now() + Duration::from_secs(120))
-        .await
-        .unwrap();
+    let view = monthly_reset::in_process::run_segments(
+        &job,
+        &app.clock,
+        &run,
+        Instant::now() + Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
     assert_eq!((view.status, view.counts.failed), ("done", 0), "{view:?}");
     let reset = UserId::parse("lr").unwrap();
     let account = app.service.store().account(&reset).await.unwrap().unwrap();

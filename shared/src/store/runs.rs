@@ -16,7 +16,7 @@ use super::{
     unavailable,
 };
 use crate::period::Period;
-use crate::reset::{Checkpoint, Cursor, RunRecord};
+use crate::reset::records::{Checkpoint, RunRecord};
 
 fn run_pk(period: Period) -> String {
     format!("RUN#{period}")
@@ -54,10 +54,17 @@ fn checkpoint_item(cp: &Checkpoint) -> Result<Item, StoreError> {
     })
 }
 
+/// Where a scan goes on: the last key DynamoDB evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanCursor {
+    pub pk: String,
+    pub sk: String,
+}
+
 /// A page of a scan segment: the accounts (or why one could not be read) and where to go on.
 pub struct ScanPage {
     pub accounts: Vec<Result<Stored, StoreError>>,
-    pub next: Option<Cursor>,
+    pub next: Option<ScanCursor>,
 }
 
 /// A scan page is background work (the reset, a migration), not a caller waiting: it may take
@@ -73,7 +80,7 @@ impl Store {
         &self,
         segment: u32,
         total: u32,
-        from: Option<&Cursor>,
+        from: Option<&ScanCursor>,
         limit: i32,
     ) -> Result<ScanPage, StoreError> {
         let start =
@@ -96,7 +103,7 @@ impl Store {
             .await
             .map_err(unavailable("Scan"))?;
         let next = out.last_evaluated_key.as_ref().and_then(|k| {
-            Some(Cursor {
+            Some(ScanCursor {
                 pk: k.get(PK)?.as_s().ok()?.clone(),
                 sk: k.get(SK)?.as_s().ok()?.clone(),
             })
