@@ -519,7 +519,7 @@ pub async fn account_and_ledger(
     let user = crate::account::UserId::parse(user).expect("a valid user id");
     let account = app
         .service
-        .account(&user, app.clock.now())
+        .touch_account(&user, app.clock.now())
         .await
         .expect("the account reads");
     let page = app

@@ -1,6 +1,6 @@
 //! `POST /admin/credits/reset`: an admin starts a run for the current period and gets its record.
 
-use credits::api::{self, ApiError, json_response};
+use credits::api::{self, ApiError, ErrorCode, json_response};
 use credits::reset::{ResetError, ResetJob, admin_run_id};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -32,8 +32,7 @@ async fn reset(job: &ResetJob, fanout: &Fanout, req: &Request) -> Result<Respons
         .is_some_and(|g| in_group(g, &job.settings().admin_group));
     if !admin {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "only an administrator can start a reset run",
         ));
     }
