@@ -388,7 +388,7 @@ fn a_deduct_names_its_first_entry_and_a_hold_end_its_record_and_first_entry() {
     assert_eq!(held.account.holds[&id].expires_at, expires_at);
     let (done, end) =
         commit_hold(Some(&held.account), &alice(), &id, Some(2), at(2026, 11, 2)).unwrap();
-    assert_eq!(done.closed_holds, [end.closed.clone()]);
+    assert_eq!(done.closed_holds, std::slice::from_ref(&end.closed));
     assert_eq!((end.closed.committed, end.closed.released), (2, 4));
     assert_eq!(end.transaction, Some(done.entries[0].id()));
 
