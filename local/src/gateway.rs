@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use credits::api::ApiError;
+use credits::api::{ApiError, ErrorCode};
 use credits::app::App;
 use credits_testkit::{ApiCall, HttpRoute};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use lambda_http::Body;
 use monthly_reset::config::AdminSettings;
 use tokio::net::TcpListener;
@@ -88,8 +88,7 @@ pub async fn invoke(
         "status" => status::handle(app, req).await,
         "admin-reset" => admin_reset(app, admin, req).await,
         other => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "bad_gateway",
+            ErrorCode::BadGateway,
             format!("function {other} is not mounted"),
         )
         .into_response(),
@@ -235,8 +234,7 @@ async fn read_call(req: Request<Incoming>) -> Result<ApiCall, Response<Full<Byte
         }
         Err(_) => Err(to_hyper(
             ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 "the request is larger than 10 MB",
             )
             .into_response(),

@@ -25,7 +25,7 @@ pub mod limits;
 mod runs;
 pub use runs::{ScanCursor, ScanPage};
 
-pub mod stripe;
+pub mod stripe_items;
 
 /// Key and TTL attribute names: the table's definition in `infra/template.yaml` must agree.
 pub const PK: &str = "pk";
@@ -59,7 +59,7 @@ impl Stored {
 pub struct IdempotencyRecord {
     /// The request as the handler normalised it; another body under the same key is a conflict.
     pub request: String,
-    pub status: u16,
+    /// The first answer, as JSON.
     pub response: String,
     /// Unix seconds. DynamoDB's TTL deletes the record some time after; until then the code
     /// treats an expired record as absent.
@@ -244,7 +244,7 @@ impl Store {
     }
 
     /// The account as stored (strongly consistent), or `None` for a user never seen.
-    pub async fn account(&self, user: &UserId) -> Result<Option<Stored>, StoreError> {
+    pub async fn read_account(&self, user: &UserId) -> Result<Option<Stored>, StoreError> {
         let item: Option<AccountItem> = self.get(user_pk(user), ACCOUNT_SK.into()).await?;
         Ok(item.map(|i| Stored {
             account: i.account,

@@ -1,5 +1,5 @@
-//! What the API shows: the balance view, the options an insufficient-credits answer offers, and
-//! a reset run's progress.
+//! What the API shows: the balance view, the spending commands' answers, the options an
+//! insufficient-credits answer offers, and a reset run's progress.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -12,6 +12,7 @@ use crate::plan::{Credits, Package, Plan};
 #[cfg(doc)]
 use crate::reset::records::MAX_FAILED_IDS;
 use crate::reset::records::{Counts, Progress};
+use crate::rules::{ClosedHold, HoldEnd, NewHold};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -56,6 +57,79 @@ impl BalanceView {
             purchased: account.purchased,
             held: account.held,
             version: flags.version.as_str(),
+        }
+    }
+}
+
+/// A deduct's answer: the balance view after it, what it took and its ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deducted {
+    #[serde(flatten)]
+    pub balance: BalanceView,
+    pub deducted: Credits,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = r"^tx_[0-9]{12}$"))]
+    pub transaction_id: TransactionId,
+}
+
+/// A hold just opened, and the balance view with its credits held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Opened))]
+pub struct HoldOpened {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^h_[0-9]{12}$"))]
+    pub hold_id: String,
+    pub amount: Credits,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub expires_at: String,
+    #[serde(flatten)]
+    pub balance: BalanceView,
+}
+
+impl HoldOpened {
+    pub fn new(hold: &NewHold, account: &Account, flags: &Flags) -> Self {
+        Self {
+            hold_id: hold.id.clone(),
+            amount: hold.amount,
+            expires_at: hold
+                .expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            balance: BalanceView::new(account, flags),
+        }
+    }
+}
+
+/// A hold committed or released, and the balance view after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Closed))]
+pub struct HoldEnded {
+    #[serde(flatten)]
+    pub balance: BalanceView,
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^h_[0-9]{12}$"))]
+    pub hold_id: String,
+    pub deducted: Credits,
+    pub released: Credits,
+    pub expired: Credits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = r"^tx_[0-9]{12}$"))]
+    pub transaction_id: Option<TransactionId>,
+}
+
+impl HoldEnded {
+    pub fn new(end: &HoldEnd, account: &Account, flags: &Flags) -> Self {
+        let ClosedHold {
+            hold_id,
+            committed,
+            released,
+            expired,
+            ..
+        } = &end.closed;
+        Self {
+            balance: BalanceView::new(account, flags),
+            hold_id: hold_id.clone(),
+            deducted: *committed,
+            released: *released,
+            expired: *expired,
+            transaction_id: end.transaction,
         }
     }
 }

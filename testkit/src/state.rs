@@ -54,7 +54,7 @@ pub async fn account_and_ledger(app: &App, user: &str) -> (Account, Vec<Entry>) 
     let user = UserId::parse(user).expect("a valid user id");
     let account = app
         .service
-        .account(&user, app.clock.now())
+        .touch_account(&user, app.clock.now())
         .await
         .expect("the account reads");
     let page = app

@@ -334,7 +334,13 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
     );
 
     for user in &users {
-        let stored = app.service.store().account(user).await.unwrap().unwrap();
+        let stored = app
+            .service
+            .store()
+            .read_account(user)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(stored.account.period, Period::containing(now), "{user}");
         let kinds: Vec<String> = app
             .service

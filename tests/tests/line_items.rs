@@ -158,7 +158,13 @@ fn checkout(event_id: &str, session: &str, user: &str, price: Option<&str>) -> S
 /// (plan, purchased) of `user`, from the store.
 async fn account(stack: &Stack, user: &str) -> Option<(String, i64)> {
     let user = UserId::parse(user).unwrap();
-    let stored = stack.gateway.app().service.store().account(&user).await;
+    let stored = stack
+        .gateway
+        .app()
+        .service
+        .store()
+        .read_account(&user)
+        .await;
     stored
         .unwrap()
         .map(|s| (s.account.plan.id().to_owned(), s.account.purchased))

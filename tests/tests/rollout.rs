@@ -62,7 +62,7 @@ async fn migrate_switch_spend_and_roll_back_lose_nothing() {
     assert!(!after.purchases_enabled());
     for i in 0..USERS {
         let u = user(i);
-        let balance = app.service.account(&u, now).await.unwrap().balance();
+        let balance = app.service.touch_account(&u, now).await.unwrap().balance();
         spend(&app, &u, balance.min(120), "v2-spend", now).await;
     }
     let v = rollout::verify(&app, Some(&backup)).await.unwrap();
@@ -108,7 +108,7 @@ async fn migrate_and_roll_back_act_on_the_apps_clock() {
         .with_clock(credits::clock::Clock::fixed(at));
     let ssm = aws_sdk_ssm::Client::new(&credits::config::aws_for_tools().await);
     let u = user(0);
-    app.service.account(&u, at).await.unwrap();
+    app.service.touch_account(&u, at).await.unwrap();
     let path = std::env::temp_dir().join(format!("credits-clock-{}.jsonl", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let bar = indicatif::ProgressBar::hidden();

@@ -22,7 +22,7 @@ async fn spend(app: &App, user: &str, amount: i64, key: &str) {
         request: key,
     };
     app.service
-        .deduct(&user, &cmd, Utc::now(), |_| "{}".into())
+        .deduct(&user, &cmd, &credits::flags::Flags::DEFAULT, Utc::now())
         .await
         .unwrap();
 }

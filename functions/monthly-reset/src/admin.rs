@@ -1,6 +1,6 @@
 //! `POST /admin/credits/reset`: an admin starts a run for the current period and gets its record.
 
-use credits::api::{self, ApiError, json_response};
+use credits::api::{self, ApiError, ErrorCode, json_response};
 use credits::app::App;
 use credits::reset::{ResetError, admin_run_id};
 use lambda_http::http::StatusCode;
@@ -58,8 +58,7 @@ async fn reset(admin: &Admin, req: &Request) -> Result<Response<Body>, ApiError>
         .is_some_and(|g| in_group(g, &admin.group));
     if !is_admin {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "only an administrator can start a reset run",
         ));
     }

@@ -134,7 +134,9 @@ async fn seed(app: &App, tag: &str, n: usize) -> Vec<UserId> {
         }
         let spend = ((i % 7) as i64).min(account.balance());
         if i % 3 == 0 && spend > 0 {
-            let c = rules::deduct(Some(&account), &user, spend, "seed", None, at).unwrap();
+            let c = rules::deduct(Some(&account), &user, spend, "seed", None, at)
+                .unwrap()
+                .0;
             account = apply(c, &mut all);
         }
         changes.push(Change {
@@ -301,7 +303,7 @@ async fn reset_on_touch_racing_the_job_never_resets_twice() {
     let requests = tokio::spawn(async move {
         for (i, user) in touched.iter().enumerate().rev() {
             let now = Utc::now();
-            service.account(user, now).await.unwrap();
+            service.touch_account(user, now).await.unwrap();
             let key = format!("race-{i}");
             let cmd = Deduct {
                 amount: 1,
@@ -310,7 +312,7 @@ async fn reset_on_touch_racing_the_job_never_resets_twice() {
                 request: &key,
             };
             service
-                .deduct(user, &cmd, now, |_| "{}".into())
+                .deduct(user, &cmd, &credits::flags::Flags::DEFAULT, now)
                 .await
                 .unwrap();
         }

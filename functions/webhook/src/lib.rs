@@ -1,10 +1,10 @@
 //! The Stripe webhook (a Lambda Function URL): verify the signature on the raw body, map the
-//! event to a command (`credits::stripe`), apply it once (`CreditService::apply_stripe`).
+//! event to a command (`credits::stripe`), apply it once (`CreditService::apply_stripe_event`).
 
-use credits::api::{ApiError, json_response};
+use credits::api::{ApiError, ErrorCode, json_response};
 use credits::app::App;
 use credits::flags::FlagSource;
-use credits::service::stripe::{StripeContext, StripeError};
+use credits::service::stripe_event::{StripeContext, StripeError};
 use credits::stripe::Command;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -32,36 +32,30 @@ pub async fn handle(app: &App, hook: &Webhook, req: Request) -> Response<Body> {
     }
 }
 
-fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, code, message)
-}
-
 async fn receive(app: &App, hook: &Webhook, req: &Request) -> Result<&'static str, ApiError> {
     if req.method() != Method::POST {
         return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "Stripe events are POSTed",
         ));
     }
     let body = req.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
-        return Err(bad(
-            "invalid_request",
-            format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-        ));
+        return Err(ApiError::invalid(format!(
+            "the body is larger than {MAX_BODY_BYTES} bytes"
+        )));
     }
     // One reading for the whole event: the signature's tolerance and the rules see one time.
     let now = app.clock.now();
     let payload =
-        std::str::from_utf8(body).map_err(|_| bad("invalid_request", "the body is not UTF-8"))?;
+        std::str::from_utf8(body).map_err(|_| ApiError::invalid("the body is not UTF-8"))?;
     let signature = req
         .headers()
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
-            bad(
-                "invalid_signature",
+            ApiError::new(
+                ErrorCode::InvalidSignature,
                 "the Stripe-Signature header is missing",
             )
         })?;
@@ -69,20 +63,23 @@ async fn receive(app: &App, hook: &Webhook, req: &Request) -> Result<&'static st
         Ok(()) => {}
         Err(SignatureError::Stale(t)) => {
             tracing::warn!(timestamp = t, "signature timestamp outside the tolerance");
-            return Err(bad(
-                "invalid_signature",
+            return Err(ApiError::new(
+                ErrorCode::InvalidSignature,
                 "the signature's timestamp is outside the tolerance",
             ));
         }
         Err(e) => {
             tracing::warn!(error = %e, "bad signature");
-            return Err(bad("invalid_signature", "the signature does not match"));
+            return Err(ApiError::new(
+                ErrorCode::InvalidSignature,
+                "the signature does not match",
+            ));
         }
     }
     let value: Value = serde_json::from_str(payload)
-        .map_err(|e| bad("invalid_request", format!("malformed JSON: {e}")))?;
+        .map_err(|e| ApiError::invalid(format!("malformed JSON: {e}")))?;
     let mut event =
-        credits::stripe::command(&value).map_err(|e| bad("invalid_request", e.to_string()))?;
+        credits::stripe::command(&value).map_err(|e| ApiError::invalid(e.to_string()))?;
     if let Command::Buy(buy) = &mut event.command
         && buy.price.is_none()
     {
@@ -99,13 +96,12 @@ async fn receive(app: &App, hook: &Webhook, req: &Request) -> Result<&'static st
         prices: &hook.prices,
         flags,
     };
-    let outcome = app.service.apply_stripe(&event, &ctx, now).await.map_err(|e| {
+    let outcome = app.service.apply_stripe_event(&event, &ctx, now).await.map_err(|e| {
         tracing::error!(event_id = %event.id, event_type = %event.kind, error = %e, "event not applied; Stripe retries");
         match e {
             StripeError::Store(e) => ApiError::from(e),
             _ => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
+                ErrorCode::ServiceUnavailable,
                 "the event cannot be applied now; retry",
             ),
         }
@@ -124,8 +120,7 @@ async fn price_from_line_items(
 ) -> Result<Option<String>, ApiError> {
     let retry = || {
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
+            ErrorCode::ServiceUnavailable,
             "the checkout's line items cannot be read now; retry",
         )
     };

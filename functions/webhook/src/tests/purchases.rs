@@ -92,7 +92,7 @@ async fn a_v1_package_is_credited_and_refunds_revoke_the_cumulative_share() {
         request: "{}",
     };
     app.service
-        .deduct(&user, &cmd, Utc::now(), |_| String::new())
+        .deduct(&user, &cmd, &app.flags.read().await.flags, Utc::now())
         .await
         .unwrap();
     assert_eq!(state(&app, "pat").await.2, 7);
@@ -150,7 +150,7 @@ async fn a_v2_package_purchase_is_rejected_and_listed_for_refund() {
     assert!(
         app.service
             .store()
-            .account(&UserId::parse("val").unwrap())
+            .read_account(&UserId::parse("val").unwrap())
             .await
             .unwrap()
             .is_none(),
@@ -250,7 +250,7 @@ async fn a_checkout_for_an_unknown_price_is_parked_and_applies_when_resent_after
     assert!(store.stripe_event("evt_new").await.unwrap().is_none());
     assert!(
         store
-            .account(&UserId::parse("pam").unwrap())
+            .read_account(&UserId::parse("pam").unwrap())
             .await
             .unwrap()
             .is_none()

@@ -365,7 +365,14 @@ async fn an_unattributable_event_is_retried_until_its_link_arrives() {
         "{answer}"
     );
     let user = UserId::parse("dee").unwrap();
-    assert!(app.service.store().account(&user).await.unwrap().is_none());
+    assert!(
+        app.service
+            .store()
+            .read_account(&user)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(
         app.service
             .store()
