@@ -5,9 +5,8 @@
 use std::net::SocketAddr;
 
 use credits::config::{Config, ConfigError};
-use credits::stripe::PriceMap;
 use monthly_reset::config::AdminSettings;
-use webhook::{ApiKey, LineItems, SigningSecret, Webhook};
+use webhook::{Webhook, WebhookConfigError};
 
 use crate::cors::{self, Cors, CorsRules};
 use crate::error::LocalError;
@@ -87,41 +86,19 @@ impl GatewayConfig {
         let rules = CorsRules::from_template().map_err(LocalError::Template)?;
         let cors = Cors::with_rules(&origins, rules)
             .map_err(|problem| invalid(cors::ORIGINS_VAR, problem))?;
-        let secret =
-            present("STRIPE_WEBHOOK_SECRET")?.unwrap_or_else(|| webhook::LOCAL_SECRET.into());
-        let prices = present("STRIPE_PRICES")?;
-        let prices = PriceMap::parse(prices.as_deref().unwrap_or(PriceMap::DEFAULT))
-            .map_err(|e| invalid("STRIPE_PRICES", e.to_string()))?;
-        let base = present("STRIPE_API_BASE")?;
-        let line_items = match present("STRIPE_API_KEY")? {
-            Some(key) => {
-                let key =
-                    ApiKey::parse(key).map_err(|e| invalid("STRIPE_API_KEY", e.to_string()))?;
-                Some(
-                    LineItems::new(&key, base.as_deref())
-                        .map_err(|problem| invalid("STRIPE_API_BASE", problem))?,
-                )
+        let webhook = Webhook::from_lookup(&lookup).map_err(|e| match e {
+            WebhookConfigError::Invalid { name, problem } => invalid(name, problem),
+            WebhookConfigError::Parameter { name, message } => {
+                invalid("STRIPE_WEBHOOK_SECRET", format!("{name}: {message}"))
             }
-            None if base.is_some() => {
-                return Err(invalid(
-                    "STRIPE_API_BASE",
-                    "set without STRIPE_API_KEY, which the Stripe API needs".into(),
-                )
-                .into());
-            }
-            None => None,
-        };
+        })?;
         Ok(Self {
             addr,
             app: Config::from_lookup(&lookup)?,
             gateway: GatewaySettings {
                 jwt_secret,
                 cors,
-                webhook: Webhook {
-                    secret: SigningSecret::new(secret),
-                    prices,
-                    line_items,
-                },
+                webhook,
                 admin: AdminSettings::from_lookup(&lookup)?,
             },
         })

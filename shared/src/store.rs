@@ -175,7 +175,7 @@ struct ClosedHoldItem {
     hold: ClosedHold,
 }
 
-type Item = HashMap<String, AttributeValue>;
+use limits::Item;
 
 /// The items of an account new to the table (revision 1) and of its ledger entries, as the store
 /// keeps them: what a test or a benchmark writes to prepare a table without the rules' writes.

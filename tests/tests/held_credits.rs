@@ -1,5 +1,5 @@
 //! Held credits through the real handlers against the emulator: a refund and a cancellation
-//! reach them (issue 13, items 2 and 3), and any number of holds expiring together never
+//! reach them, and any number of holds expiring together never
 //! locks the account (item 1).
 
 use std::time::{Duration, Instant};

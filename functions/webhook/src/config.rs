@@ -90,12 +90,7 @@ impl Webhook {
     }
 
     /// The local stack's: `STRIPE_WEBHOOK_SECRET` (default `whsec_local`), `STRIPE_API_KEY`,
-    /// `STRIPE_API_BASE` and `STRIPE_PRICES`.
-    pub fn from_local_env() -> Result<Self, WebhookConfigError> {
-        Self::from_lookup(env)
-    }
-
-    /// [`Webhook::from_local_env`] reading each variable through `lookup`.
+    /// `STRIPE_API_BASE` and `STRIPE_PRICES`, each read through `lookup`.
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, WebhookConfigError> {
@@ -119,6 +114,12 @@ impl Webhook {
         .map_err(|e| invalid("STRIPE_PRICES", e.to_string()))?;
         let base = set(lookup, "STRIPE_API_BASE")?;
         let line_items = match key {
+            None if base.is_some() => {
+                return Err(invalid(
+                    "STRIPE_API_BASE",
+                    "set without STRIPE_API_KEY, which the Stripe API needs".into(),
+                ));
+            }
             None => None,
             Some((key, key_name)) => {
                 let key = ApiKey::parse(key).map_err(|e| invalid(key_name, e.to_string()))?;

@@ -313,7 +313,7 @@ fn a_malformed_envelope_is_refused() {
     }
 }
 
-/// Issue 13, "found by reading": a checkout whose payment completes later grants with its
+/// A checkout whose payment completes later grants with its
 /// `async_payment_succeeded`, and one that needed no payment (a 100% coupon) grants at once.
 #[test]
 fn delayed_and_free_checkouts_are_purchases_unpaid_ones_wait() {

@@ -18,7 +18,7 @@ fn kinds(c: &Change) -> Vec<(EntryKind, Credits, Credits)> {
         .collect()
 }
 
-/// Issue 13, item 2: buy 1,000, hold 1,005, the charge is fully refunded, release: nothing of
+/// Buy 1,000, hold 1,005, the charge is fully refunded, release: nothing of
 /// the package may remain.
 #[test]
 fn a_refund_takes_the_held_purchased_credits_the_bucket_lacks() {
@@ -95,7 +95,7 @@ fn a_refund_beyond_what_is_owned_records_the_shortfall() {
     );
 }
 
-/// Issue 13, item 3: Pro Monthly, hold every monthly credit, the subscription ends, release:
+/// Pro Monthly, hold every monthly credit, the subscription ends, release:
 /// the Free account keeps 5 monthly credits, no more. A fully refunded Lifetime the same.
 #[test]
 fn a_downgrade_caps_the_held_monthly_credits_too() {
@@ -157,7 +157,7 @@ fn held_monthly_credits_of_an_ended_period_are_not_capped_they_expire_when_they_
     );
 }
 
-/// Issue 13, item 1: 100 holds that each drew from both buckets, all expired across a month's
+/// 100 holds that each drew from both buckets, all expired across a month's
 /// end. Closing one writes three items; the batches and the final change each fit a transaction.
 #[test]
 fn expired_holds_are_closed_in_batches_that_fit_one_transaction() {

@@ -185,7 +185,7 @@ fn parked_refund() -> Option<Payment> {
     })
 }
 
-/// Issue 13, item 1, at the limits: 100 holds, each from both buckets, all expired across a
+/// 100 holds, each from both buckets, all expired across a
 /// month's end. One change closing them all would carry 301 items.
 #[test]
 fn the_worst_account_is_brought_current_in_writes_that_fit() {

@@ -48,7 +48,7 @@ fn package_refunds_revoke_the_cumulative_share_held_credits_included() {
     assert_eq!(w.deliver(&full), Ok(EventOutcome::Duplicate));
 }
 
-/// Issue 13, item 6: a refund before its purchase is parked on the payment; the purchase
+/// A refund before its purchase is parked on the payment; the purchase
 /// applies it in its own write, keeping only the unrefunded share.
 #[test]
 fn a_refund_before_its_purchase_is_applied_with_the_purchase() {
@@ -128,7 +128,7 @@ fn a_refund_before_its_purchase_is_applied_with_the_purchase() {
     );
 }
 
-/// Issue 13, item 5: a paid checkout this deployment cannot apply is parked, not recorded, and
+/// A paid checkout this deployment cannot apply is parked, not recorded, and
 /// a delivery after the price map knows its price applies it.
 #[test]
 fn a_checkout_for_a_price_not_configured_is_parked_and_applies_once_it_is() {

@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// Issue 13, item 4: two events of one subscription in the same second end in the same state
+/// Two events of one subscription in the same second end in the same state
 /// in either order, and that state is the one later in the subscription's life (then the larger
 /// plan); an older second never changes anything.
 #[test]
@@ -155,7 +155,7 @@ fn within_one_second_the_later_status_stands_in_either_order() {
     }
 }
 
-/// Issue 13, "found by reading": an add-on item before the plan's must not make a paying user
+/// An add-on item before the plan's must not make a paying user
 /// Free; of two plan items the larger counts.
 #[test]
 fn the_plan_comes_from_the_item_whose_price_is_a_configured_plan() {
@@ -198,7 +198,7 @@ fn the_plan_comes_from_the_item_whose_price_is_a_configured_plan() {
     assert_eq!(w.plan(), Plan::ProMonthly);
 }
 
-/// Issue 13, item 3 (and its Lifetime half): a downgrade's cap reaches the held monthly credits.
+/// A downgrade's cap reaches the held monthly credits.
 #[test]
 fn a_subscription_ending_or_a_lifetime_refunded_caps_held_credits() {
     let mut w = World::v1();
