@@ -7,6 +7,9 @@ use crate::flags::{Flags, Version};
 use crate::ledger::{Bucket, Entry, EntryKind, TransactionId};
 use crate::plan::{Credits, Package, Plan};
 
+mod preview;
+pub use preview::{PlanChangeKind, PreviewView};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BalanceView {

@@ -352,3 +352,4 @@ fn a_hold_across_a_month_boundary_keeps_its_credits_and_returned_monthly_ones_ex
 
 mod histories;
 mod owned_holds;
+mod preview;
