@@ -14,6 +14,9 @@ use crate::reset::records::MAX_FAILED_IDS;
 use crate::reset::records::{Counts, Progress};
 use crate::rules::{ClosedHold, HoldEnd, NewHold};
 
+mod preview;
+pub use preview::{PlanChangeKind, PreviewView};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BalanceView {
