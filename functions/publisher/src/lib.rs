@@ -13,7 +13,6 @@ use std::time::Duration;
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use chrono::{DateTime, Utc};
-use credits::config::ConfigError;
 use credits::metrics::{self, Metric};
 use credits::rules::notify::SOURCE;
 use credits::store::outbox::{OutboxItem, is_outbox_key};
@@ -23,6 +22,9 @@ use serde_json::Value;
 /// Items one sweep publishes at most: a run stays well inside the function's timeout; the rest
 /// waits for the next run.
 pub const SWEEP_LIMIT: usize = 500;
+
+pub mod config;
+pub use config::{PublisherConfig, Settings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -37,42 +39,6 @@ pub enum PublishError {
         failed: i32,
         first: String,
     },
-}
-
-/// The publisher's settings, from its environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// `CREDITS_EVENT_BUS`: the bus's name (or ARN).
-    pub bus: String,
-    /// `CREDITS_OUTBOX_SWEEP_AGE_SECONDS`: the scheduled sweep publishes items older than this
-    /// (younger ones are the stream's).
-    pub sweep_age: Duration,
-}
-
-impl Settings {
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let bus = match lookup("CREDITS_EVENT_BUS") {
-            None => "credits".to_owned(),
-            Some(b) if b.trim().is_empty() => {
-                return Err(ConfigError {
-                    name: "CREDITS_EVENT_BUS",
-                    problem: "empty".into(),
-                });
-            }
-            Some(b) => b.trim().to_owned(),
-        };
-        let sweep_age = match lookup("CREDITS_OUTBOX_SWEEP_AGE_SECONDS") {
-            None => 120,
-            Some(raw) => raw.trim().parse::<u64>().map_err(|_| ConfigError {
-                name: "CREDITS_OUTBOX_SWEEP_AGE_SECONDS",
-                problem: format!("expected whole seconds, got {raw:?}"),
-            })?,
-        };
-        Ok(Self {
-            bus,
-            sweep_age: Duration::from_secs(sweep_age),
-        })
-    }
 }
 
 /// What one sweep did.

@@ -35,4 +35,6 @@ fn settings_default_and_name_a_bad_variable() {
     assert_eq!(e.name, "CREDITS_OUTBOX_SWEEP_AGE_SECONDS");
     let e = Settings::from_lookup(|n| (n == "CREDITS_EVENT_BUS").then(|| " ".into())).unwrap_err();
     assert_eq!(e.name, "CREDITS_EVENT_BUS");
+    let c = PublisherConfig::from_lookup(|n| (n == "CREDITS_TABLE").then(|| "t1".into())).unwrap();
+    assert_eq!((c.app.table.as_str(), c.publish), ("t1", defaults));
 }

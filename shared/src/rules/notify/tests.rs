@@ -37,7 +37,9 @@ fn pro(balance: Credits) -> Account {
 }
 
 fn spend(a: &Account, n: Credits) -> Change {
-    rules::deduct(Some(a), &alice(), n, "idem:k", None, at(2)).unwrap()
+    rules::deduct(Some(a), &alice(), n, "idem:k", None, at(2))
+        .unwrap()
+        .0
 }
 
 #[test]
@@ -77,7 +79,9 @@ fn a_reset_grants_and_a_deduct_after_it_in_the_same_change_can_cross_again() {
     assert_eq!(events[0].detail["reason"], "reset");
     assert_eq!(events[0].detail["amount"], 100);
     // Expire then grant then a deduct to 15: low, although it started at 3.
-    let spent = rules::deduct(Some(&a), &alice(), 85, "idem:k", None, december).unwrap();
+    let spent = rules::deduct(Some(&a), &alice(), 85, "idem:k", None, december)
+        .unwrap()
+        .0;
     assert_eq!(types(&decided(&spent, None)), [GRANTED, LOW_BALANCE]);
 }
 
@@ -171,7 +175,7 @@ proptest! {
         for (i, op) in ops.iter().enumerate() {
             let current = account.as_ref();
             let change = match op {
-                Op::Deduct(n) => rules::deduct(current, &alice(), *n, "k", None, t).unwrap_or_else(|e| *e.touched),
+                Op::Deduct(n) => rules::deduct(current, &alice(), *n, "k", None, t).map_or_else(|e| *e.touched, |(c, _)| c),
                 Op::Plan(p) => rules::change_plan(current, &alice(), *p, "evt", t),
                 Op::Buy => rules::purchase(current, &alice(), Package::Basic, "evt", t),
                 Op::Days(d) => { t += chrono::Duration::days(i64::from(*d)); rules::touch(current, &alice(), t) }
