@@ -4,6 +4,7 @@
 pub mod account;
 pub mod api;
 pub mod app;
+pub mod cached;
 pub mod clock;
 pub mod config;
 pub mod flags;
@@ -13,6 +14,7 @@ pub mod local;
 pub mod metrics;
 pub mod period;
 pub mod plan;
+pub mod prices;
 #[cfg(feature = "local")]
 pub mod probe;
 pub mod reset;

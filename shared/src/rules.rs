@@ -15,6 +15,7 @@ pub use holds::{
 };
 mod migration;
 pub use migration::{migrate, migration_cause, unmigrate};
+pub mod prices;
 
 /// The smallest and largest amount one deduct may take.
 pub const MIN_DEDUCT: Credits = 1;
@@ -368,6 +369,7 @@ impl Draft {
             moved,
             cause: cause.to_owned(),
             reason: reason.map(str::to_owned),
+            priced: None,
             at: self.now,
         });
     }

@@ -12,6 +12,7 @@ use crate::plan::Credits;
 use crate::rules::{self, Change, ClosedHold};
 use crate::store::{IdempotencyRecord, Page, Store, StoreError, Stored, WriteError};
 
+mod prices;
 pub mod stripe;
 
 /// How long a change is decided and written again after lost races before the caller is told
@@ -84,6 +85,18 @@ impl From<rules::HoldRefusal> for Refused {
         | R::NotOpen { touched }
         | R::Exceeds { touched, .. }) = refusal;
         Refused { touched, error }
+    }
+}
+
+impl From<rules::Insufficient> for Refused {
+    fn from(refused: rules::Insufficient) -> Self {
+        Refused {
+            error: ServiceError::Insufficient {
+                account: Box::new(refused.touched.account.clone()),
+                required: refused.required,
+            },
+            touched: refused.touched,
+        }
     }
 }
 
@@ -212,15 +225,7 @@ impl CreditService {
             request: cmd.request,
         };
         self.once(user, &once, now, 200, respond, |current| {
-            rules::deduct(current, user, cmd.amount, &cause, cmd.reason, now).map_err(|refused| {
-                Refused {
-                    error: ServiceError::Insufficient {
-                        account: Box::new(refused.touched.account.clone()),
-                        required: refused.required,
-                    },
-                    touched: refused.touched,
-                }
-            })
+            rules::deduct(current, user, cmd.amount, &cause, cmd.reason, now).map_err(Refused::from)
         })
         .await
     }
