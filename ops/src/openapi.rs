@@ -94,7 +94,7 @@ fn paths() -> Value {
         "/credits/plans": {
             "get": {
                 "operationId": "listPlans",
-                "summary": "Plans with their monthly credits, and the packages on sale (v1 with purchases on)",
+                "summary": "Plans with their monthly credits, the packages on sale (v1 with purchases on) and the feature prices",
                 "tags": ["credits"],
                 "security": [],
                 "responses": responses(&[("200", named("Plans and packages", "PlansView"))], false),
@@ -119,7 +119,10 @@ fn paths() -> Value {
                         named("Deducted; the balance view after it", "Deducted"),
                         replayed_header(),
                     )),
-                    ("400", error("Invalid body or Idempotency-Key", &["invalid_request"])),
+                    ("400", error(
+                        "Invalid body or Idempotency-Key, or a `feature` the price list does not hold (named in `feature` beside `error`)",
+                        &["invalid_request", "unknown_feature"],
+                    )),
                     ("401", unauthorized()),
                     ("402", named("Not enough credits: nothing was deducted", "InsufficientCredits")),
                     ("409", named("This Idempotency-Key was used with another body", "IdempotencyConflict")),
@@ -151,7 +154,10 @@ fn paths() -> Value {
                             "releaseHold": {"operationId": "releaseHold", "parameters": {"id": "$response.body#/hold_id"}},
                         }),
                     )),
-                    ("400", error("Invalid body or Idempotency-Key", &["invalid_request"])),
+                    ("400", error(
+                        "Invalid body or Idempotency-Key, or a `feature` the price list does not hold (named in `feature` beside `error`)",
+                        &["invalid_request", "unknown_feature"],
+                    )),
                     ("401", unauthorized()),
                     ("402", named("Not enough credits: nothing was held", "InsufficientCredits")),
                     ("409", one_of(
@@ -379,15 +385,37 @@ fn schemas() -> Value {
     add::<TransactionsPage>(&mut all);
     add::<PlansView>(&mut all);
     add::<InsufficientView>(&mut all);
-    add::<deduct::DeductBody>(&mut all);
+    add::<deduct::DeductAmount>(&mut all);
+    add::<deduct::DeductFeature>(&mut all);
     add::<deduct::Deducted>(&mut all);
-    add::<deduct::HoldBody>(&mut all);
+    add::<deduct::HoldAmount>(&mut all);
+    add::<deduct::HoldFeature>(&mut all);
     add::<deduct::Opened>(&mut all);
     add::<deduct::CommitBody>(&mut all);
     add::<deduct::Closed>(&mut all);
     add::<credits::rules::ClosedHold>(&mut all);
     add::<status::StatusView>(&mut all);
     add::<credits::reset::RunView>(&mut all);
+    // The handlers take exactly one of `amount` and `feature`: one schema each, so generated
+    // clients get a union of the two shapes.
+    for (body, amount, feature, what) in [
+        (
+            "DeductBody",
+            "DeductAmount",
+            "DeductFeature",
+            "What to spend",
+        ),
+        ("HoldBody", "HoldAmount", "HoldFeature", "What to hold"),
+    ] {
+        all.insert(
+            body.to_owned(),
+            json!({
+                "description": format!("{what}: `amount` credits, or `feature` and `quantity` \
+                    priced from the price list (`GET /credits/plans`); exactly one of the two."),
+                "oneOf": [schema_ref(amount), schema_ref(feature)],
+            }),
+        );
+    }
     let insufficient = all.remove("InsufficientView");
     all.insert(
         "InsufficientCredits".to_owned(),

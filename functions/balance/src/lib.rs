@@ -79,10 +79,15 @@ fn page_query(req: &Request) -> Result<(usize, Option<TransactionId>), ApiError>
     Ok((limit, cursor))
 }
 
-/// Public (no authorizer), so it reads only the flags: a caller's own plan is in its balance.
+/// Public (no authorizer), so it reads only the flags and the prices: a caller's own plan is in
+/// its balance. No price list read yet lists no features.
 async fn plans(app: &App) -> Result<Response<Body>, ApiError> {
     let flags = app.flags.read().await.flags;
-    Ok(json_response(StatusCode::OK, &PlansView::new(&flags)))
+    let mut view = PlansView::new(&flags);
+    if let Some(prices) = app.prices.read().await.value {
+        view = view.with_prices(&prices);
+    }
+    Ok(json_response(StatusCode::OK, &view))
 }
 
 #[cfg(test)]

@@ -72,15 +72,49 @@ fn every_reference_resolves() {
 fn body_schemas_follow_the_types() {
     let doc = document();
     let s = &doc["components"]["schemas"];
-    // A deduct body refuses unknown fields, as serde does.
-    assert_eq!(s["DeductBody"]["additionalProperties"], json!(false));
-    assert_eq!(s["DeductBody"]["required"], json!(["amount"]));
+    // A deduct or hold body is one of two shapes, each refusing unknown fields, as serde does.
+    for (body, shapes) in [
+        ("DeductBody", ["DeductAmount", "DeductFeature"]),
+        ("HoldBody", ["HoldAmount", "HoldFeature"]),
+    ] {
+        let refs: Vec<String> = shapes
+            .iter()
+            .map(|n| format!("#/components/schemas/{n}"))
+            .collect();
+        assert_eq!(
+            s[body]["oneOf"],
+            json!([{"$ref": refs[0]}, {"$ref": refs[1]}])
+        );
+        for shape in shapes {
+            assert_eq!(s[shape]["additionalProperties"], json!(false), "{shape}");
+        }
+        assert_eq!(s[shapes[0]]["required"], json!(["amount"]));
+        assert_eq!(s[shapes[1]]["required"], json!(["feature"]));
+        let feature = &s[shapes[1]]["properties"];
+        assert_eq!(
+            feature["quantity"]["minimum"],
+            json!(credits::rules::prices::MIN_QUANTITY)
+        );
+        assert_eq!(
+            feature["quantity"]["maximum"],
+            json!(credits::rules::prices::MAX_QUANTITY)
+        );
+        assert!(feature["quantity"].get("default").is_none());
+        let pattern = feature["feature"]["pattern"].as_str().unwrap_or("");
+        assert_eq!(
+            pattern,
+            format!(
+                "^[a-z][a-z0-9_]{{0,{}}}$",
+                credits::rules::prices::MAX_FEATURE_LEN - 1
+            )
+        );
+    }
     // utoipa takes literals only: the limits the handler checks are compared here.
-    let body = &s["DeductBody"]["properties"];
+    let body = &s["DeductAmount"]["properties"];
     assert_eq!(body["amount"]["minimum"], json!(credits::rules::MIN_DEDUCT));
     assert_eq!(body["amount"]["maximum"], json!(credits::rules::MAX_DEDUCT));
     assert_eq!(body["reason"]["maxLength"], json!(deduct::MAX_REASON_CHARS));
-    let hold = &s["HoldBody"]["properties"];
+    let hold = &s["HoldAmount"]["properties"];
     assert_eq!(hold["amount"]["minimum"], json!(credits::rules::MIN_DEDUCT));
     assert_eq!(hold["amount"]["maximum"], json!(credits::rules::MAX_DEDUCT));
     assert_eq!(
@@ -99,7 +133,7 @@ fn body_schemas_follow_the_types() {
         "{described}"
     );
     assert!(
-        !s["HoldBody"]["required"]
+        !s["HoldAmount"]["required"]
             .as_array()
             .unwrap()
             .contains(&json!("ttl_seconds"))
