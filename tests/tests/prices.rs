@@ -274,3 +274,36 @@ async fn a_new_price_applies_after_the_cache_time_and_an_invalid_list_keeps_the_
         json!([{"id": "pdf_export", "unit_price": 2}])
     );
 }
+
+#[tokio::test]
+async fn with_no_price_list_read_a_priced_spend_is_a_503_and_an_amount_still_spends() {
+    let stack = Stack::start("e2e-prices-none").await;
+    let prefix = stack.gateway.app().config.parameter_prefix.clone();
+    aws_sdk_ssm::Client::new(&credits::config::aws_for_tools().await)
+        .delete_parameter()
+        .name(credits::prices::parameter_name(&prefix))
+        .send()
+        .await
+        .expect("delete-parameter");
+    let ed = stack.token("ed");
+    let r = stack
+        .deduct(&ed, "k-1", r#"{"feature": "pdf_export"}"#)
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"]["code"].as_str()),
+        (503, Some("service_unavailable"))
+    );
+    assert_eq!(r.headers["retry-after"], "1");
+    let r = stack.deduct(&ed, "k-2", r#"{"amount": 1}"#).await;
+    assert_eq!((r.status, r.json["balance"].as_i64()), (200, Some(4)));
+    let status = stack.get("/credits/status", None).await.json;
+    assert_eq!(status["prices"]["source"], "default");
+    assert!(
+        status["prices"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not found")),
+        "{status}"
+    );
+    let plans = stack.get("/credits/plans", None).await.json;
+    assert_eq!(features(&plans), json!([]));
+}
