@@ -1,12 +1,15 @@
 //! The OpenAPI 3.1 document of the HTTP API. Every body's schema is derived from the Rust type
 //! the handlers serialise or parse (`utoipa::ToSchema`, feature `openapi` of the core and the
-//! function crates); the routes, parameters and error codes are written here, next to the
-//! schemas, and checked against the template's routes and the committed `infra/openapi.json`
-//! by this module's tests. `credits-ops openapi` prints it.
+//! function crates); the routes and parameters are written here, next to the schemas, and the
+//! error codes come from [`ErrorCode`]; the whole is checked against the template's routes and
+//! the committed `infra/openapi.json` by this module's tests. `credits-ops openapi` prints it.
 
 use std::collections::BTreeMap;
 
-use credits::views::{BalanceView, InsufficientView, PlansView, TransactionsPage};
+use credits::api::ErrorCode;
+use credits::views::{
+    BalanceView, Deducted, HoldEnded, HoldOpened, InsufficientView, PlansView, TransactionsPage,
+};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
@@ -86,7 +89,7 @@ fn paths() -> Value {
                 ],
                 "responses": responses(&[
                     ("200", named("A page of ledger entries", "TransactionsPage")),
-                    ("400", error("`limit` or `cursor` malformed or given twice", &["invalid_request"])),
+                    ("400", error("`limit` or `cursor` malformed or given twice", &[ErrorCode::InvalidRequest])),
                     ("401", unauthorized()),
                 ], true),
             },
@@ -121,7 +124,7 @@ fn paths() -> Value {
                     )),
                     ("400", error(
                         "Invalid body or Idempotency-Key, or a `feature` the price list does not hold (named in `feature` beside `error`)",
-                        &["invalid_request", "unknown_feature"],
+                        &[ErrorCode::InvalidRequest, ErrorCode::UnknownFeature],
                     )),
                     ("401", unauthorized()),
                     ("402", named("Not enough credits: nothing was deducted", "InsufficientCredits")),
@@ -156,7 +159,7 @@ fn paths() -> Value {
                     )),
                     ("400", error(
                         "Invalid body or Idempotency-Key, or a `feature` the price list does not hold (named in `feature` beside `error`)",
-                        &["invalid_request", "unknown_feature"],
+                        &[ErrorCode::InvalidRequest, ErrorCode::UnknownFeature],
                     )),
                     ("401", unauthorized()),
                     ("402", named("Not enough credits: nothing was held", "InsufficientCredits")),
@@ -180,9 +183,9 @@ fn paths() -> Value {
                 },
                 "responses": responses(&[
                     ("200", named("The hold's end, and the balance view after it", "Closed")),
-                    ("400", error("Invalid body, or more than the hold holds", &["invalid_request"])),
+                    ("400", error("Invalid body, or more than the hold holds", &[ErrorCode::InvalidRequest])),
                     ("401", unauthorized()),
-                    ("404", error("No such hold for this user", &["hold_not_found"])),
+                    ("404", error("No such hold for this user", &[ErrorCode::HoldNotFound])),
                     ("409", named("The hold has already ended (committed, released or expired)", "HoldClosed")),
                 ], true),
             },
@@ -196,7 +199,7 @@ fn paths() -> Value {
                 "responses": responses(&[
                     ("200", named("The hold's end, and the balance view after it", "Closed")),
                     ("401", unauthorized()),
-                    ("404", error("No such hold for this user", &["hold_not_found"])),
+                    ("404", error("No such hold for this user", &[ErrorCode::HoldNotFound])),
                     ("409", named("The hold has already ended (committed, released or expired)", "HoldClosed")),
                 ], true),
             },
@@ -235,7 +238,7 @@ fn paths() -> Value {
                     ("200", named("The run, finished", "RunView")),
                     ("202", named("The run, started and still running", "RunView")),
                     ("401", unauthorized()),
-                    ("403", error("The caller is not an administrator", &["forbidden"])),
+                    ("403", error("The caller is not an administrator", &[ErrorCode::Forbidden])),
                 ], true),
             },
         },
@@ -277,7 +280,7 @@ fn responses(list: &[(&str, Value)], store: bool) -> Value {
             "500".into(),
             error(
                 "Internal error (opaque; complete in the log)",
-                &["internal_error"],
+                &[ErrorCode::InternalError],
             ),
         );
         out.insert(
@@ -286,7 +289,7 @@ fn responses(list: &[(&str, Value)], store: bool) -> Value {
                 error(
                     "The store is unreachable or the account stayed busy; nothing was written, \
                      retrying (with the same Idempotency-Key) is safe",
-                    &["service_unavailable"],
+                    &[ErrorCode::ServiceUnavailable],
                 ),
                 json!({"Retry-After": {
                     "description": "Seconds to wait.",
@@ -320,7 +323,7 @@ fn with_headers(mut response: Value, headers: Value) -> Value {
 
 /// An error answer of the shared `Error` schema, its possible `code`s named in the description
 /// (one `$ref` for all of them: generated clients make one error type, not one per answer).
-fn error(description: &str, codes: &[&str]) -> Value {
+fn error(description: &str, codes: &[ErrorCode]) -> Value {
     let codes: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
     json!({
         "description": format!("{description}: {}", codes.join(" or ")),
@@ -339,16 +342,19 @@ fn one_of(description: &str, schemas: &[&str]) -> Value {
 /// out of this answer's schema, so that `error.code` stays readable on every error type.
 fn unauthorized() -> Value {
     json!({
-        "description": "No valid bearer token: `unauthorized`. (A deployed HTTP API's JWT \
-            authorizer answers this itself, before any function runs, with a `GatewayError` \
-            body, `{\"message\": \"Unauthorized\"}`; HTTP APIs cannot reshape it.)",
+        "description": format!(
+            "No valid bearer token: `{}`. (A deployed HTTP API's JWT authorizer answers this \
+             itself, before any function runs, with a `GatewayError` body, \
+             `{{\"message\": \"Unauthorized\"}}`; HTTP APIs cannot reshape it.)",
+            ErrorCode::Unauthorized
+        ),
         "content": {"application/json": {"schema": schema_ref("Error")}},
     })
 }
 
 /// A flat error schema: `error` with `code` fixed to `code`, and `fields`' properties beside it,
 /// so that checking `error.code` tells a client which fields are there.
-fn flat_error(code: &str, description: &str, fields: Option<Value>) -> Value {
+fn flat_error(code: ErrorCode, description: &str, fields: Option<Value>) -> Value {
     let mut properties = Map::new();
     properties.insert(
         "error".into(),
@@ -387,15 +393,15 @@ fn schemas() -> Value {
     add::<InsufficientView>(&mut all);
     add::<deduct::DeductAmount>(&mut all);
     add::<deduct::DeductFeature>(&mut all);
-    add::<deduct::Deducted>(&mut all);
+    add::<Deducted>(&mut all);
     add::<deduct::HoldAmount>(&mut all);
     add::<deduct::HoldFeature>(&mut all);
-    add::<deduct::Opened>(&mut all);
+    add::<HoldOpened>(&mut all);
     add::<deduct::CommitBody>(&mut all);
-    add::<deduct::Closed>(&mut all);
+    add::<HoldEnded>(&mut all);
     add::<credits::rules::ClosedHold>(&mut all);
     add::<status::StatusView>(&mut all);
-    add::<credits::reset::RunView>(&mut all);
+    add::<credits::views::RunView>(&mut all);
     // The handlers take exactly one of `amount` and `feature`: one schema each, so generated
     // clients get a union of the two shapes.
     for (body, amount, feature, what) in [
@@ -420,7 +426,7 @@ fn schemas() -> Value {
     all.insert(
         "InsufficientCredits".to_owned(),
         flat_error(
-            "insufficient_credits",
+            ErrorCode::InsufficientCredits,
             "402: not enough credits, nothing changed; what the user has, needs, and can do about it.",
             insufficient,
         ),
@@ -428,7 +434,7 @@ fn schemas() -> Value {
     all.insert(
         "IdempotencyConflict".to_owned(),
         flat_error(
-            "idempotency_conflict",
+            ErrorCode::IdempotencyConflict,
             "409: this Idempotency-Key was used with another request; nothing changed.",
             None,
         ),
@@ -436,7 +442,7 @@ fn schemas() -> Value {
     all.insert(
         "TooManyHolds".to_owned(),
         flat_error(
-            "too_many_holds",
+            ErrorCode::TooManyHolds,
             "409: the account has as many open holds as it may; commit or release one.",
             None,
         ),
@@ -444,7 +450,7 @@ fn schemas() -> Value {
     all.insert(
         "HoldClosed".to_owned(),
         flat_error(
-            "hold_closed",
+            ErrorCode::HoldClosed,
             "409: the hold has already ended; its final record is in `hold`.",
             Some(json!({"required": ["hold"], "properties": {"hold": schema_ref("ClosedHold")}})),
         ),

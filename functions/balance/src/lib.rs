@@ -25,7 +25,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 async fn balance(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let user = api::user(req)?;
-    let account = app.service.account(&user, app.clock.now()).await?;
+    let account = app.service.touch_account(&user, app.clock.now()).await?;
     let flags = app.flags.read().await.flags;
     Ok(json_response(
         StatusCode::OK,

@@ -1,14 +1,13 @@
 //! The two ways a deduct or a hold names what it spends: `amount` credits, or `feature` and
 //! `quantity` (default 1), priced from the price list in force.
 
-use credits::api::ApiError;
+use credits::api::{ApiError, ErrorCode};
 use credits::app::App;
 use credits::plan::Credits;
 use credits::rules::MAX_DEDUCT;
 use credits::rules::prices::{
     MAX_QUANTITY, MIN_QUANTITY, PriceError, Priced, is_feature_name, price,
 };
-use lambda_http::http::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -78,18 +77,15 @@ impl Cost {
         let Some(list) = app.prices.read().await.value else {
             // Never read since the cold start: refusing the feature as unknown would be wrong.
             return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
+                ErrorCode::ServiceUnavailable,
                 "the price list cannot be read yet; retry",
             ));
         };
         match price(&list, feature, quantity) {
             Ok(priced) => Ok((priced.amount(), Some(priced))),
             Err(e @ PriceError::UnknownFeature(_)) => {
-                Err(
-                    ApiError::new(StatusCode::BAD_REQUEST, "unknown_feature", e.to_string())
-                        .with(serde_json::json!({"feature": feature})),
-                )
+                Err(ApiError::new(ErrorCode::UnknownFeature, e.to_string())
+                    .with(serde_json::json!({"feature": feature})))
             }
             Err(e @ PriceError::TooExpensive { .. }) => Err(ApiError::invalid(format!(
                 "{e}; at most {MAX_DEDUCT} credits per request"
@@ -100,6 +96,7 @@ impl Cost {
 
 #[cfg(test)]
 mod tests {
+    use lambda_http::http::StatusCode;
     use serde_json::json;
 
     use super::*;
@@ -119,8 +116,8 @@ mod tests {
         ] {
             let e = form(&object(bad.clone())).unwrap_err();
             assert_eq!(
-                (e.status, e.code),
-                (StatusCode::BAD_REQUEST, "invalid_request"),
+                (e.code.status(), e.code),
+                (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
                 "{bad}"
             );
         }

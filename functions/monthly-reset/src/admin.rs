@@ -1,15 +1,41 @@
 //! `POST /admin/credits/reset`: an admin starts a run for the current period and gets its record.
 
-use credits::api::{self, ApiError, json_response};
-use credits::reset::{ResetError, ResetJob, admin_run_id};
+use credits::api::{self, ApiError, ErrorCode, json_response};
+use credits::app::App;
+use credits::reset::{ResetError, admin_run_id};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use crate::{Fanout, JobError};
+use crate::config::{AdminResetConfig, AdminSettings};
+use crate::{Fanout, JobError, Reset};
 
-pub async fn handle(job: &ResetJob, fanout: &Fanout, req: Request) -> Response<Body> {
+/// What the admin-reset function works with, built once per cold start.
+pub struct Admin {
+    pub reset: Reset,
+    /// The `cognito:groups` entry of an admin.
+    pub group: String,
+}
+
+impl Admin {
+    pub fn new(app: &App, settings: AdminSettings, fanout: Fanout) -> Self {
+        Self {
+            reset: Reset::new(app, settings.job, fanout),
+            group: settings.group,
+        }
+    }
+
+    /// Logging, the configuration ([`AdminResetConfig`]), the App and the fan-out.
+    pub async fn cold_start() -> Result<Self, credits::config::ConfigError> {
+        credits::app::init_logging();
+        let config = AdminResetConfig::from_env()?;
+        let (app, fanout) = crate::connect(config.app, config.fanout).await;
+        Ok(Self::new(&app, config.admin, fanout))
+    }
+}
+
+pub async fn handle(admin: &Admin, req: Request) -> Response<Body> {
     let result = match api::route(&req).as_str() {
-        "POST /admin/credits/reset" => reset(job, fanout, &req).await,
+        "POST /admin/credits/reset" => reset(admin, &req).await,
         _ => Err(ApiError::not_found()),
     };
     result.unwrap_or_else(ApiError::into_response)
@@ -25,24 +51,25 @@ pub fn in_group(claim: &str, group: &str) -> bool {
         .any(|g| g == group)
 }
 
-async fn reset(job: &ResetJob, fanout: &Fanout, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn reset(admin: &Admin, req: &Request) -> Result<Response<Body>, ApiError> {
     let user = api::user(req)?;
-    let admin = api::claims(req)
+    let is_admin = api::claims(req)
         .and_then(|c| c.get("cognito:groups"))
-        .is_some_and(|g| in_group(g, &job.settings().admin_group));
-    if !admin {
+        .is_some_and(|g| in_group(g, &admin.group));
+    if !is_admin {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "only an administrator can start a reset run",
         ));
     }
-    let now = job.clock().now();
-    let run = job
+    let reset = &admin.reset;
+    let now = reset.clock.now();
+    let run = reset
+        .job
         .start(&admin_run_id(now), &format!("admin:{user}"), now)
         .await
         .map_err(reset_error)?;
-    let view = fanout.launch(job, &run).await.map_err(|e| match e {
+    let view = reset.launch(&run).await.map_err(|e| match e {
         JobError::Reset(e) => reset_error(e),
         other => api::internal(&other),
     })?;

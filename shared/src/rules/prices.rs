@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Change, HoldRefusal, Insufficient, MAX_DEDUCT, MIN_DEDUCT};
+use super::{Change, HoldRefusal, Insufficient, MAX_DEDUCT, MIN_DEDUCT, NewHold};
 use crate::account::{Account, UserId};
-use crate::ledger::EntryKind;
+use crate::ledger::{EntryKind, TransactionId};
 use crate::plan::Credits;
 
 /// The most features a price list may name: it is listed whole by `GET /credits/plans`.
@@ -146,9 +146,9 @@ pub fn deduct_priced(
     cause: &str,
     reason: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Change, Insufficient> {
+) -> Result<(Change, TransactionId), Insufficient> {
     super::deduct(current, user, priced.amount(), cause, reason, now)
-        .map(|change| stamp(change, EntryKind::Deduct, cause, priced))
+        .map(|(change, id)| (stamp(change, EntryKind::Deduct, cause, priced), id))
 }
 
 /// [`super::hold`] of the priced amount; its `hold` entries record what was priced.
@@ -159,9 +159,9 @@ pub fn hold_priced(
     ttl_seconds: i64,
     cause: &str,
     now: DateTime<Utc>,
-) -> Result<(Change, String), HoldRefusal> {
+) -> Result<(Change, NewHold), HoldRefusal> {
     super::hold(current, user, priced.amount(), ttl_seconds, cause, now)
-        .map(|(change, id)| (stamp(change, EntryKind::Hold, cause, priced), id))
+        .map(|(change, hold)| (stamp(change, EntryKind::Hold, cause, priced), hold))
 }
 
 /// Marks the entries of `kind` that `cause` made (not a reset or expiry decided on the way).
@@ -262,7 +262,8 @@ mod tests {
         let mut account = super::super::touch(None, &user(), now()).account;
         account.purchased = 10;
         let p = price(&list(), "pdf_export", 3).unwrap();
-        let change = deduct_priced(Some(&account), &user(), &p, "idem:k", None, now()).unwrap();
+        let (change, _) =
+            deduct_priced(Some(&account), &user(), &p, "idem:k", None, now()).unwrap();
         let taken: Vec<_> = change
             .entries
             .iter()
@@ -281,7 +282,7 @@ mod tests {
     #[test]
     fn only_the_spend_is_stamped_not_the_account_opening() {
         let p = price(&list(), "pdf_export", 1).unwrap();
-        let change = deduct_priced(None, &user(), &p, "idem:k", None, now()).unwrap();
+        let (change, _) = deduct_priced(None, &user(), &p, "idem:k", None, now()).unwrap();
         let kinds: Vec<_> = change
             .entries
             .iter()
@@ -291,13 +292,16 @@ mod tests {
             kinds,
             [(EntryKind::Grant, false), (EntryKind::Deduct, true)]
         );
-        let (change, id) = hold_priced(None, &user(), &p, 60, "idem:h", now()).unwrap();
+        let (change, opened) = hold_priced(None, &user(), &p, 60, "idem:h", now()).unwrap();
         let hold = change.entries.last().unwrap();
         assert_eq!(
             (hold.kind, hold.priced.as_ref()),
             (EntryKind::Hold, Some(&p))
         );
-        assert_eq!(change.account.holds[&id].amount, 3);
+        assert_eq!(
+            (opened.amount, change.account.holds[&opened.id].amount),
+            (3, 3)
+        );
     }
 
     #[test]
@@ -329,7 +333,7 @@ mod tests {
                         prop_assert!(p.amount() <= MAX_DEDUCT);
                         let mut account = super::super::touch(None, &user(), now()).account;
                         account.purchased = p.amount();
-                        let change = deduct_priced(Some(&account), &user(), &p, "c", None, now()).unwrap();
+                        let (change, _) = deduct_priced(Some(&account), &user(), &p, "c", None, now()).unwrap();
                         let spent: Credits = change.entries.iter().map(|e| e.amount).sum();
                         prop_assert_eq!(spent, -p.amount());
                     }

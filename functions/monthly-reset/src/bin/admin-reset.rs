@@ -1,13 +1,11 @@
 use lambda_http::{Error, Request, run, service_fn};
+use monthly_reset::admin::{Admin, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let (job, fanout) = &monthly_reset::cold_start("CREDITS_RESET_FUNCTION").await?;
+    let admin = &Admin::cold_start().await?;
     run(service_fn(move |req: Request| {
-        credits::app::observed(
-            "admin-reset",
-            monthly_reset::admin::handle(job, fanout, req),
-        )
+        credits::app::observed("admin-reset", handle(admin, req))
     }))
     .await
 }
