@@ -7,8 +7,10 @@
 use std::collections::BTreeMap;
 
 use credits::api::ErrorCode;
+use credits::plan::Plan;
 use credits::views::{
-    BalanceView, Deducted, HoldEnded, HoldOpened, InsufficientView, PlansView, TransactionsPage,
+    BalanceView, Deducted, HoldEnded, HoldOpened, InsufficientView, PlansView, PreviewView,
+    TransactionsPage,
 };
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -101,6 +103,29 @@ fn paths() -> Value {
                 "tags": ["credits"],
                 "security": [],
                 "responses": responses(&[("200", named("Plans and packages", "PlansView"))], false),
+            },
+        },
+        "/credits/preview": {
+            "get": {
+                "operationId": "previewPlanChange",
+                "summary": "What moving the caller to a plan would do now",
+                "description": "Decided by the rule a Stripe plan change applies, on the account \
+                    as stored, at the time of the request; nothing is written (a user never seen \
+                    is previewed from the Free account they would get). An upgrade grants the \
+                    difference of the allowances at once, prorated over the days left in the \
+                    period; a downgrade caps this period's monthly credits at the new allowance; \
+                    the current plan is a change of zero.",
+                "tags": ["credits"],
+                "parameters": [{
+                    "name": "plan", "in": "query", "required": true,
+                    "description": "The plan to preview.",
+                    "schema": {"type": "string", "enum": Plan::ALL.map(Plan::id)},
+                }],
+                "responses": responses(&[
+                    ("200", named("The change as it would apply now", "PreviewView")),
+                    ("400", error("`plan` missing, unknown or given twice", &[ErrorCode::InvalidRequest])),
+                    ("401", unauthorized()),
+                ], true),
             },
         },
         "/credits/deduct": {
@@ -390,6 +415,7 @@ fn schemas() -> Value {
     add::<BalanceView>(&mut all);
     add::<TransactionsPage>(&mut all);
     add::<PlansView>(&mut all);
+    add::<PreviewView>(&mut all);
     add::<InsufficientView>(&mut all);
     add::<deduct::DeductAmount>(&mut all);
     add::<deduct::DeductFeature>(&mut all);

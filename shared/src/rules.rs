@@ -15,6 +15,8 @@ pub use holds::{
 };
 mod migration;
 pub use migration::{migrate, migration_cause, unmigrate};
+mod preview;
+pub use preview::{PlanPreview, preview_change_plan};
 pub mod prices;
 
 /// The smallest and largest amount one deduct may take.

@@ -15,6 +15,9 @@ use crate::reset::records::{Counts, Progress};
 use crate::rules::prices::PriceList;
 use crate::rules::{ClosedHold, HoldEnd, NewHold};
 
+mod preview;
+pub use preview::{PlanChangeKind, PreviewView};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BalanceView {

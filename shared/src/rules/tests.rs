@@ -364,6 +364,7 @@ fn a_hold_across_a_month_boundary_keeps_its_credits_and_returned_monthly_ones_ex
 
 mod histories;
 mod owned_holds;
+mod preview;
 
 #[test]
 fn a_deduct_names_its_first_entry_and_a_hold_end_its_record_and_first_entry() {

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use super::*;
 
 #[derive(Debug, Clone)]
-enum Op {
+pub(super) enum Op {
     Touch,
     Deduct(Credits),
     Plan(Plan),
@@ -38,7 +38,7 @@ fn op() -> impl Strategy<Value = Op> {
 /// Applies one operation as the service does: expired holds beyond one change's share closed
 /// first, in changes of their own ([`catch_up`]), then the command; refused ones still store
 /// what they touched.
-fn step(current: Option<&Account>, op: &Op, t: DateTime<Utc>) -> Vec<Change> {
+pub(super) fn step(current: Option<&Account>, op: &Op, t: DateTime<Utc>) -> Vec<Change> {
     let mut changes = Vec::new();
     let mut current = current.cloned();
     while let Some(batch) = catch_up(current.as_ref(), t) {
@@ -79,12 +79,12 @@ fn command(current: Option<&Account>, op: &Op, t: DateTime<Utc>) -> Change {
 
 /// A history: operations at non-decreasing times, seconds to weeks apart (holds meet the next
 /// operations, or expire before them, or across a month's end).
-fn history() -> impl Strategy<Value = Vec<(i64, Op)>> {
+pub(super) fn history() -> impl Strategy<Value = Vec<(i64, Op)>> {
     let gap = prop_oneof![3 => 0..300i64, 1 => 86_400..40 * 86_400i64];
     prop::collection::vec((gap, op()), 1..60)
 }
 
-fn run(history: &[(i64, Op)]) -> ((Option<Account>, Vec<Entry>), Vec<Period>) {
+pub(super) fn run(history: &[(i64, Op)]) -> ((Option<Account>, Vec<Entry>), Vec<Period>) {
     let mut state = (None, Vec::new());
     let mut t = at(2026, 1, 1);
     let mut periods = Vec::new();
@@ -100,7 +100,7 @@ fn run(history: &[(i64, Op)]) -> ((Option<Account>, Vec<Entry>), Vec<Period>) {
 }
 
 /// The time of a history's last operation.
-fn end(history: &[(i64, Op)]) -> DateTime<Utc> {
+pub(super) fn end(history: &[(i64, Op)]) -> DateTime<Utc> {
     at(2026, 1, 1) + chrono::Duration::seconds(history.iter().map(|(s, _)| s).sum::<i64>())
 }
 
@@ -113,7 +113,7 @@ fn daily_history() -> impl Strategy<Value = Vec<(i64, Op)>> {
 
 /// The account at `now` with its expired holds beyond one change's share closed, as the
 /// service leaves it before deciding a command.
-fn caught_up(mut account: Account, now: DateTime<Utc>) -> Account {
+pub(super) fn caught_up(mut account: Account, now: DateTime<Utc>) -> Account {
     while let Some(batch) = catch_up(Some(&account), now) {
         account = batch.account;
     }
