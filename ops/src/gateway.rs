@@ -116,14 +116,15 @@ pub async fn invoke(
     }
 }
 
-/// The admin trigger, its segments run in process (a deployment fans out to Lambda instead).
+/// The admin function: support's routes, and the reset trigger with its segments run in
+/// process (a deployment fans out to Lambda instead).
 async fn admin_reset(app: &App, req: lambda_http::Request) -> lambda_http::Response<Body> {
     let settings = credits::reset::ResetSettings::from_env().unwrap_or_else(|e| {
         tracing::warn!(error = %e, "using the default reset settings");
         credits::reset::ResetSettings::default()
     });
     let job = credits::reset::ResetJob::new(app.service.clone(), settings, app.clock.clone());
-    monthly_reset::admin::handle(&job, &monthly_reset::Fanout::local(), req).await
+    monthly_reset::admin::serve(app, &job, &monthly_reset::Fanout::local(), req).await
 }
 
 /// Serves until `shutdown` completes; connections in flight are dropped with the task.

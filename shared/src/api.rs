@@ -123,6 +123,17 @@ impl From<ServiceError> for ApiError {
             ServiceError::HoldExceeded { held } => Self::invalid(format!(
                 "amount must be at most the {held} credits the hold holds"
             )),
+            ServiceError::UserNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "user_not_found",
+                "no account for this user: the service has never seen them",
+            ),
+            ServiceError::BucketTooLow { bucket, available } => Self::new(
+                StatusCode::CONFLICT,
+                "insufficient_bucket",
+                format!("the adjustment would take the bucket below zero: it holds {available}"),
+            )
+            .with(serde_json::json!({ "bucket": bucket, "available": available })),
             ServiceError::Insufficient { .. } => internal(&e),
         }
     }

@@ -12,6 +12,8 @@ use crate::plan::Credits;
 use crate::rules::{self, Change, ClosedHold};
 use crate::store::{IdempotencyRecord, Page, Store, StoreError, Stored, WriteError};
 
+mod adjustments;
+pub use adjustments::{Adjust, Adjusted, adjustment_key};
 pub mod stripe;
 
 /// How long a change is decided and written again after lost races before the caller is told
@@ -53,6 +55,15 @@ pub enum ServiceError {
     HoldClosed(ClosedHold),
     #[error("the hold holds {held} credits")]
     HoldExceeded { held: Credits },
+    /// No account: the user was never seen (support's routes do not open one).
+    #[error("no such user")]
+    UserNotFound,
+    /// A support adjustment would take its bucket below zero.
+    #[error("the {bucket:?} bucket holds {available} credits")]
+    BucketTooLow {
+        bucket: crate::ledger::Bucket,
+        available: Credits,
+    },
     /// Every attempt lost a race: safe to retry, nothing was written by this request.
     #[error("the account is too busy; retry")]
     Contention,

@@ -48,7 +48,7 @@ async fn transactions(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
 }
 
 /// `limit` (1 to 100, default 20) and `cursor` (a `next_cursor` this API gave), each at most once.
-fn page_query(req: &Request) -> Result<(usize, Option<TransactionId>), ApiError> {
+pub fn page_query(req: &Request) -> Result<(usize, Option<TransactionId>), ApiError> {
     let query = req.query_string_parameters_ref();
     let single = |name: &str| -> Result<Option<&str>, ApiError> {
         match query.and_then(|q| q.all(name)) {

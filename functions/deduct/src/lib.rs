@@ -79,7 +79,7 @@ impl DeductBody {
 /// A JSON number without a fractional part from `min` to `max`, as JSON Schema's `integer` (and
 /// so the OpenAPI document) defines it: `2`, `2.0` and `2e0` are all 2; `1.5` and `"1"` are
 /// refused. Beyond 2^53 a float is not exact, so it is refused too.
-pub(crate) fn whole_number(name: &str, value: &Value, min: i64, max: i64) -> Result<i64, ApiError> {
+pub fn whole_number(name: &str, value: &Value, min: i64, max: i64) -> Result<i64, ApiError> {
     const EXACT: f64 = 9_007_199_254_740_992.0;
     value
         .as_i64()
@@ -98,7 +98,7 @@ pub(crate) fn whole_number(name: &str, value: &Value, min: i64, max: i64) -> Res
 }
 
 /// 1 to 255 visible ASCII characters, such as a UUID.
-pub(crate) fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
+pub fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
     let key = api::header_str(req, IDEMPOTENCY_HEADER)?
         .ok_or_else(|| ApiError::invalid("the Idempotency-Key header is required"))?;
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
@@ -184,7 +184,7 @@ fn insufficient(account: &Account, required: Credits, flags: &Flags) -> ApiError
 }
 
 /// An idempotent answer as the response; a replay says so in a header.
-fn respond(answer: Answer) -> Response<Body> {
+pub fn respond(answer: Answer) -> Response<Body> {
     let (status, body, replayed) = match answer {
         Answer::Applied { status, body } => (status, body, false),
         Answer::Replayed { status, body } => (status, body, true),

@@ -1,11 +1,25 @@
-//! `POST /admin/credits/reset`: an admin starts a run for the current period and gets its record.
+//! The admin function: `POST /admin/credits/reset` (an admin starts a run for the current
+//! period and gets its record) and support's routes ([`crate::support`]).
 
+use credits::account::UserId;
 use credits::api::{self, ApiError, json_response};
+use credits::app::App;
 use credits::reset::{ResetError, ResetJob, admin_run_id};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use crate::{Fanout, JobError};
+use crate::{Fanout, JobError, support};
+
+/// Every admin route: support's, and the reset's ([`handle`]).
+pub async fn serve(app: &App, job: &ResetJob, fanout: &Fanout, req: Request) -> Response<Body> {
+    let group = &job.settings().admin_group;
+    let result = match api::route(&req).as_str() {
+        support::ACCOUNT_ROUTE => support::account(app, group, &req).await,
+        support::ADJUST_ROUTE => support::adjust(app, group, &req).await,
+        _ => return handle(job, fanout, req).await,
+    };
+    result.unwrap_or_else(ApiError::into_response)
+}
 
 pub async fn handle(job: &ResetJob, fanout: &Fanout, req: Request) -> Response<Body> {
     let result = match api::route(&req).as_str() {
@@ -25,18 +39,25 @@ pub fn in_group(claim: &str, group: &str) -> bool {
         .any(|g| g == group)
 }
 
-async fn reset(job: &ResetJob, fanout: &Fanout, req: &Request) -> Result<Response<Body>, ApiError> {
+/// The caller, if their `cognito:groups` holds `group`: else 401 (no caller) or 403 `forbidden`
+/// saying `refusal`.
+pub fn require_admin(req: &Request, group: &str, refusal: &str) -> Result<UserId, ApiError> {
     let user = api::user(req)?;
     let admin = api::claims(req)
         .and_then(|c| c.get("cognito:groups"))
-        .is_some_and(|g| in_group(g, &job.settings().admin_group));
+        .is_some_and(|g| in_group(g, group));
     if !admin {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only an administrator can start a reset run",
-        ));
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", refusal));
     }
+    Ok(user)
+}
+
+async fn reset(job: &ResetJob, fanout: &Fanout, req: &Request) -> Result<Response<Body>, ApiError> {
+    let user = require_admin(
+        req,
+        &job.settings().admin_group,
+        "only an administrator can start a reset run",
+    )?;
     let now = job.clock().now();
     let run = job
         .start(&admin_run_id(now), &format!("admin:{user}"), now)

@@ -4,6 +4,7 @@
 //! checkpoints and invokes itself again to resume. Locally the segments run in process.
 
 pub mod admin;
+pub mod support;
 
 use std::time::{Duration, Instant};
 
@@ -183,6 +184,14 @@ mod tests;
 pub async fn cold_start(
     function_var: &str,
 ) -> Result<(ResetJob, Fanout), Box<dyn std::error::Error + Send + Sync>> {
+    let (_, job, fanout) = cold_start_app(function_var).await?;
+    Ok((job, fanout))
+}
+
+/// [`cold_start`], and the App the job works with: the admin function's support routes use it.
+pub async fn cold_start_app(
+    function_var: &str,
+) -> Result<(credits::app::App, ResetJob, Fanout), Box<dyn std::error::Error + Send + Sync>> {
     credits::app::init_logging();
     let config = credits::config::Config::from_env()?;
     let sdk = credits::config::aws().await;
@@ -209,5 +218,5 @@ pub async fn cold_start(
             );
         }
     };
-    Ok((job, fanout))
+    Ok((app, job, fanout))
 }
