@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use credits::local::ApiCall;
+use credits_testkit::ApiCall;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -293,7 +293,7 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
     }
     // The functions' table and flags, made from the template in the emulator, reached through
     // a proxy that times the store's part.
-    let (_, config) = credits::local::isolated("bench-cold").await;
+    let (_, config) = credits_testkit::isolated("bench-cold").await;
     let endpoint = std::env::var("AWS_ENDPOINT_URL")?;
     let proxy = FaultProxy::start(&endpoint).await;
     let mut env = lambda_env(&config);

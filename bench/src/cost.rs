@@ -1,8 +1,8 @@
 //! DynamoDB requests, items and capacity of each operation, through the probe.
 
-use credits::local::ApiCall;
-use credits::probe::Call;
 use credits_e2e::{answer, keyed, on_hold};
+use credits_testkit::ApiCall;
+use credits_testkit::probe::Call;
 
 use crate::Error;
 

@@ -17,7 +17,7 @@ mod reset;
 mod stats;
 
 use credits::app::App;
-use credits::probe::Probe;
+use credits_testkit::probe::Probe;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -44,7 +44,7 @@ async fn main() -> Result<(), Error> {
 /// An App on a fresh table in the emulator, its DynamoDB client carrying a probe.
 /// Also the SDK configuration, for clients of the harness's own.
 pub async fn probed_app(tag: &str) -> (App, Probe, aws_config::SdkConfig) {
-    let (sdk, config) = credits::local::isolated(tag).await;
+    let (sdk, config) = credits_testkit::isolated(tag).await;
     let probe = Probe::new();
     let app = App::with_clients(probe.client(&sdk), aws_sdk_ssm::Client::new(&sdk), config);
     (app, probe, sdk)

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use credits::app::App;
-use credits::local::ApiCall;
-use credits::probe::Probe;
 use credits_e2e::{keyed, on_hold};
+use credits_testkit::ApiCall;
+use credits_testkit::probe::Probe;
 
 use crate::Error;
 use crate::stats::ratio_row;
@@ -136,7 +136,7 @@ async fn handled(app: &App, call: &ApiCall) -> Result<(Duration, u16, serde_json
         deduct::handle(app, request).await
     };
     let took = start.elapsed();
-    let (status, body) = credits::local::response_json(response);
+    let (status, body) = credits_testkit::response_json(response);
     Ok((took, status, body))
 }
 

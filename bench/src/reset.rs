@@ -49,7 +49,7 @@ pub async fn run(n: usize, segment_counts: &[u32]) -> Result<(), Error> {
     println!("|---|---|---|---|---|---|");
     for &segments in segment_counts {
         let (app, probe, _) = crate::probed_app(&format!("bench-reset-{segments}")).await;
-        let twin = credits::local::isolated_app(&format!("bench-reset-twin-{segments}")).await;
+        let twin = credits_testkit::isolated_app(&format!("bench-reset-twin-{segments}")).await;
         let users = (0..n)
             .map(|i| UserId::parse(format!("r{segments}-{i:06}")))
             .collect::<Result<Vec<_>, _>>()?;
@@ -62,16 +62,19 @@ pub async fn run(n: usize, segment_counts: &[u32]) -> Result<(), Error> {
                 margin: Duration::ZERO,
                 ..ResetSettings::default()
             },
-            app.clock.clone(),
         );
         probe.reset();
         let started = Instant::now();
         let run = job
             .start(&format!("bench-{segments}"), "bench", Utc::now())
             .await?;
-        let view = job
-            .run_in_process(&run, Instant::now() + Duration::from_secs(3600))
-            .await?;
+        let view = monthly_reset::in_process::run_segments(
+            &job,
+            &app.clock,
+            &run,
+            Instant::now() + Duration::from_secs(3600),
+        )
+        .await?;
         let seconds = started.elapsed().as_secs_f64();
         // The accounts' resets (three items each), not the run's own record.
         let resets: Vec<_> = probe

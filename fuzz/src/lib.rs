@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use credits::app::App;
-use credits::local::ApiCall;
+use credits_testkit::ApiCall;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
@@ -38,7 +38,7 @@ static RIG: LazyLock<Rig> = LazyLock::new(|| {
         .enable_all()
         .build()
         .expect("a runtime");
-    let app = rt.block_on(credits::local::isolated_app("fuzz"));
+    let app = rt.block_on(credits_testkit::isolated_app("fuzz"));
     let hook = webhook::Webhook {
         secret: webhook::SigningSecret::new(WEBHOOK_SECRET),
         prices: credits::stripe::PriceMap::default(),

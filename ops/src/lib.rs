@@ -1,10 +1,11 @@
-//! The local stack and the operators' tooling.
+//! The operator's tools for a deployment: the OpenAPI document, the phased rollout (switch,
+//! backup, migrate, verify, rollback), the purchases to refund, the parked Stripe events, and
+//! the smoke test of a deployed stack. Nothing here serves or provisions the local stack
+//! (that is `credits-local`).
 
-pub mod cors;
-pub mod gateway;
-pub mod local_only;
+pub mod error;
 pub mod openapi;
 pub mod rollout;
-pub mod samples;
 pub mod smoke;
-pub mod stripe_api;
+
+pub use error::OpsError;

@@ -1,14 +1,13 @@
-//! `credits-ops`: the local stack's gateway and provisioning, and local tokens.
+//! `credits-ops`: the operator's tools for a deployment (or the local stack's emulator, when
+//! `AWS_ENDPOINT_URL` names it): the OpenAPI document, the rollout, refunds, parked events, and
+//! the smoke test.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use credits::app::App;
 use credits::config::Config;
-use credits_ops::gateway::{Gateway, serve};
-use credits_ops::rollout;
+use credits_ops::{OpsError, rollout};
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -19,24 +18,6 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the table and the flag parameters from infra/template.yaml (existing ones are kept).
-    Setup,
-    /// Serve every function behind the local gateway.
-    Serve {
-        #[arg(long, env = "CREDITS_LOCAL_ADDR", default_value = "127.0.0.1:3000")]
-        addr: SocketAddr,
-        #[arg(
-            long,
-            env = "LOCAL_JWT_SECRET",
-            default_value = "local-dev-secret",
-            hide_env_values = true
-        )]
-        secret: String,
-        /// The origins whose pages may call the API from a browser: comma-separated
-        /// `scheme://host[:port]`, `scheme://host:*` for any port, or `*`.
-        #[arg(long, env = credits_ops::cors::ORIGINS_VAR, default_value = credits_ops::cors::LOCAL_ORIGINS)]
-        cors_origins: String,
-    },
     /// Print the OpenAPI document of the HTTP API (or, with --write, update infra/openapi.json).
     Openapi {
         #[arg(long)]
@@ -84,11 +65,10 @@ enum Command {
         /// The API's base URL (the stack's ApiUrl output, or http://127.0.0.1:3000).
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         base: String,
-        /// A user's token; without it one is signed with the local secret (local stack only).
+        /// A token of the user the test spends one credit of (on the local stack:
+        /// `credits-local token smoke-test-user`).
         #[arg(long, env = "SMOKE_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        #[arg(long, default_value = "smoke-test-user")]
-        user: String,
+        token: String,
         /// The webhook's URL (the stack's WebhookUrl output); the local stack's by default.
         #[arg(long)]
         webhook_url: Option<String>,
@@ -99,43 +79,6 @@ enum Command {
             hide_env_values = true
         )]
         webhook_secret: String,
-        #[arg(
-            long,
-            env = "LOCAL_JWT_SECRET",
-            default_value = "local-dev-secret",
-            hide_env_values = true
-        )]
-        local_secret: String,
-    },
-    /// Print a token for a user, signed like the local authorizer expects.
-    Token {
-        user: String,
-        /// Add `admin` to the token's `cognito:groups`.
-        #[arg(long)]
-        admin: bool,
-        #[arg(long, default_value_t = 86_400)]
-        ttl_seconds: i64,
-        #[arg(
-            long,
-            env = "LOCAL_JWT_SECRET",
-            default_value = "local-dev-secret",
-            hide_env_values = true
-        )]
-        secret: String,
-    },
-    /// Print the Stripe-Signature header for a file's exact bytes, signed now as Stripe signs.
-    SignEvent {
-        file: std::path::PathBuf,
-        #[command(flatten)]
-        secret: WebhookSecret,
-    },
-    /// Print a sample of events/ ready for `cargo lambda invoke --data-ascii`: a webhook
-    /// event signed now, a hold's release or commit naming a hold opened now for its user
-    /// (in the local stack's emulator unless AWS_ENDPOINT_URL says otherwise); others as they are.
-    Event {
-        file: std::path::PathBuf,
-        #[command(flatten)]
-        secret: WebhookSecret,
     },
     /// List the v2 package purchases that granted nothing (to refund), as JSON lines.
     RejectedPurchases,
@@ -148,28 +91,10 @@ enum Command {
     },
 }
 
-/// The webhook's signing secret, for signing events as Stripe would.
-#[derive(clap::Args)]
-struct WebhookSecret {
-    #[arg(
-        long,
-        env = "STRIPE_WEBHOOK_SECRET",
-        default_value = webhook::LOCAL_SECRET,
-        hide_env_values = true
-    )]
-    secret: String,
-}
-
 #[tokio::main]
-async fn main() -> Result<(), credits_ops::rollout::Error> {
+async fn main() -> Result<(), OpsError> {
     credits::app::init_logging();
     match Cli::parse().command {
-        Command::Setup => setup().await,
-        Command::Serve {
-            addr,
-            secret,
-            cors_origins,
-        } => run(addr, secret, &cors_origins).await,
         Command::Openapi { write } => openapi(write),
         Command::Switch { version, purchases } => {
             let (app, ssm) = clients().await?;
@@ -236,13 +161,9 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
         Command::Smoke {
             base,
             token,
-            user,
             webhook_url,
             webhook_secret,
-            local_secret,
         } => {
-            let token =
-                token.unwrap_or_else(|| credits::local::user_token(&local_secret, &user, &[], 600));
             let webhook_url = webhook_url.or_else(|| {
                 base.contains("127.0.0.1")
                     .then(|| format!("{}/webhook/stripe", base.trim_end_matches('/')))
@@ -266,43 +187,12 @@ async fn main() -> Result<(), credits_ops::rollout::Error> {
                 Ok(())
             }
         }
-        Command::Token {
-            user,
-            admin,
-            ttl_seconds,
-            secret,
-        } => {
-            let groups: &[&str] = if admin { &["admin"] } else { &[] };
-            println!(
-                "{}",
-                credits::local::user_token(&secret, &user, groups, ttl_seconds)
-            );
-            Ok(())
-        }
-        Command::SignEvent { file, secret } => {
-            let body = std::fs::read_to_string(&file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let now = chrono::Utc::now().timestamp();
-            println!("{}", webhook::sign(&secret.secret, now, &body));
-            Ok(())
-        }
-        Command::Event { file, secret } => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let event: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
-            let sdk = credits_ops::samples::local_sdk().await;
-            let app = App::new(&sdk, Config::from_env()?);
-            let ready = credits_ops::samples::prepare(event, &secret.secret, &app).await?;
-            println!("{}", serde_json::to_string_pretty(&ready)?);
-            Ok(())
-        }
         Command::RejectedPurchases => rejected_purchases().await,
         Command::Parked { prune } => parked(prune).await,
     }
 }
 
-fn openapi(write: bool) -> Result<(), credits_ops::rollout::Error> {
+fn openapi(write: bool) -> Result<(), OpsError> {
     let text = credits_ops::openapi::document_text();
     if write {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -316,13 +206,13 @@ fn openapi(write: bool) -> Result<(), credits_ops::rollout::Error> {
     Ok(())
 }
 
-async fn clients() -> Result<(App, aws_sdk_ssm::Client), credits_ops::rollout::Error> {
+async fn clients() -> Result<(App, aws_sdk_ssm::Client), OpsError> {
     let config = Config::from_env()?;
     let sdk = credits::config::aws_for_tools().await;
     Ok((App::new(&sdk, config), aws_sdk_ssm::Client::new(&sdk)))
 }
 
-async fn migrate(apply: bool, backup: &std::path::Path) -> Result<(), credits_ops::rollout::Error> {
+async fn migrate(apply: bool, backup: &std::path::Path) -> Result<(), OpsError> {
     let (app, ssm) = clients().await?;
     let bar = indicatif::ProgressBar::new_spinner().with_message("accounts");
     if !apply {
@@ -367,7 +257,7 @@ async fn migrate(apply: bool, backup: &std::path::Path) -> Result<(), credits_op
     Ok(())
 }
 
-async fn rejected_purchases() -> Result<(), credits_ops::rollout::Error> {
+async fn rejected_purchases() -> Result<(), OpsError> {
     let (app, _) = clients().await?;
     for r in app.service.store().rejected_purchases().await? {
         println!("{}", serde_json::to_string(&r)?);
@@ -375,7 +265,7 @@ async fn rejected_purchases() -> Result<(), credits_ops::rollout::Error> {
     Ok(())
 }
 
-async fn parked(prune: bool) -> Result<(), credits_ops::rollout::Error> {
+async fn parked(prune: bool) -> Result<(), OpsError> {
     let (app, _) = clients().await?;
     let store = app.service.store();
     for p in store.parked_events().await? {
@@ -388,88 +278,4 @@ async fn parked(prune: bool) -> Result<(), credits_ops::rollout::Error> {
         println!("{line}");
     }
     Ok(())
-}
-
-async fn setup() -> Result<(), credits_ops::rollout::Error> {
-    let config = Config::from_env()?;
-    let sdk = credits::config::aws_for_tools().await;
-    credits::local::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table).await?;
-    credits::local::put_parameters(
-        &aws_sdk_ssm::Client::new(&sdk),
-        &config.parameter_prefix,
-        false,
-    )
-    .await?;
-    println!(
-        "table {} and parameters {}/* are ready",
-        config.table, config.parameter_prefix
-    );
-    Ok(())
-}
-
-async fn run(
-    addr: SocketAddr,
-    secret: String,
-    cors_origins: &str,
-) -> Result<(), credits_ops::rollout::Error> {
-    let app = App::from_env().await?;
-    let cors = credits_ops::cors::Cors::new(cors_origins)?;
-    let gateway = Arc::new(Gateway::new(app, secret.clone())?.with_cors(cors));
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let token = credits::local::user_token(&secret, "demo-user", &[], 86_400);
-    println!("\nCredits local stack on {base}");
-    for r in gateway.routes() {
-        let auth = if r.authorized { "token" } else { "public" };
-        println!(
-            "  {:<7}{:<36}-> {:<8} ({auth})",
-            r.method, r.path, r.function
-        );
-    }
-    println!(
-        "  {:<7}{:<36}-> {:<8} (Stripe-Signature, Function URL)",
-        "POST",
-        credits_ops::gateway::WEBHOOK_PATH,
-        "webhook"
-    );
-    println!(
-        "  {:<7}{:<36}-> the Stripe API stand-in (local only; key {})",
-        "GET",
-        format!(
-            "{}/v1/checkout/sessions/{{id}}/line_items",
-            credits_ops::stripe_api::LOCAL_PREFIX
-        ),
-        credits_ops::stripe_api::LOCAL_KEY
-    );
-    println!("\nA token for user demo-user (24 h):\n  export TOKEN={token}\n");
-    println!("  curl -s {base}/credits/balance -H \"Authorization: Bearer $TOKEN\"");
-    println!(
-        "  curl -s -X POST {base}/credits/deduct -H \"Authorization: Bearer $TOKEN\" \\\n       \
-         -H 'Idempotency-Key: demo-1' -H 'Content-Type: application/json' -d '{{\"amount\": 1}}'"
-    );
-    println!("  curl -s {base}/credits/transactions -H \"Authorization: Bearer $TOKEN\"");
-    println!("  curl -s {base}/credits/plans");
-    let sample = "events/stripe/checkout.session.completed.json";
-    println!(
-        "  curl -s -X POST {base}{} --data-binary @{sample} \\\n       \
-         -H \"Stripe-Signature: $(target/debug/credits-ops sign-event {sample})\"\n",
-        credits_ops::gateway::WEBHOOK_PATH
-    );
-    println!(
-        "Pages on {cors_origins} may call it ({}).\n",
-        credits_ops::cors::ORIGINS_VAR
-    );
-    serve(listener, gateway, shutdown_signal()).await?;
-    println!("stopped");
-    Ok(())
-}
-
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("install the SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

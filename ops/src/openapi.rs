@@ -1,12 +1,17 @@
 //! The OpenAPI 3.1 document of the HTTP API. Every body's schema is derived from the Rust type
 //! the handlers serialise or parse (`utoipa::ToSchema`, feature `openapi` of the core and the
-//! function crates); the routes, parameters and error codes are written here, next to the
-//! schemas, and checked against the template's routes and the committed `infra/openapi.json`
-//! by this module's tests. `credits-ops openapi` prints it.
+//! function crates); the routes and parameters are written here, next to the schemas, and the
+//! error codes come from [`ErrorCode`]; the whole is checked against the template's routes and
+//! the committed `infra/openapi.json` by this module's tests. `credits-ops openapi` prints it.
 
 use std::collections::BTreeMap;
 
-use credits::views::{BalanceView, InsufficientView, PlansView, TransactionsPage};
+use credits::api::ErrorCode;
+use credits::plan::Plan;
+use credits::views::{
+    BalanceView, Deducted, HoldEnded, HoldOpened, InsufficientView, PlansView, PreviewView,
+    TransactionsPage,
+};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
@@ -75,7 +80,7 @@ fn paths() -> Value {
                 "parameters": page_parameters(),
                 "responses": responses(&[
                     ("200", named("A page of ledger entries", "TransactionsPage")),
-                    ("400", error("`limit` or `cursor` malformed or given twice", &["invalid_request"])),
+                    ("400", error("`limit` or `cursor` malformed or given twice", &[ErrorCode::InvalidRequest])),
                     ("401", unauthorized()),
                 ], true),
             },
@@ -87,6 +92,29 @@ fn paths() -> Value {
                 "tags": ["credits"],
                 "security": [],
                 "responses": responses(&[("200", named("Plans and packages", "PlansView"))], false),
+            },
+        },
+        "/credits/preview": {
+            "get": {
+                "operationId": "previewPlanChange",
+                "summary": "What moving the caller to a plan would do now",
+                "description": "Decided by the rule a Stripe plan change applies, on the account \
+                    as stored, at the time of the request; nothing is written (a user never seen \
+                    is previewed from the Free account they would get). An upgrade grants the \
+                    difference of the allowances at once, prorated over the days left in the \
+                    period; a downgrade caps this period's monthly credits at the new allowance; \
+                    the current plan is a change of zero.",
+                "tags": ["credits"],
+                "parameters": [{
+                    "name": "plan", "in": "query", "required": true,
+                    "description": "The plan to preview.",
+                    "schema": {"type": "string", "enum": Plan::ALL.map(Plan::id)},
+                }],
+                "responses": responses(&[
+                    ("200", named("The change as it would apply now", "PreviewView")),
+                    ("400", error("`plan` missing, unknown or given twice", &[ErrorCode::InvalidRequest])),
+                    ("401", unauthorized()),
+                ], true),
             },
         },
         "/credits/deduct": {
@@ -108,7 +136,7 @@ fn paths() -> Value {
                         named("Deducted; the balance view after it", "Deducted"),
                         replayed_header(),
                     )),
-                    ("400", error("Invalid body or Idempotency-Key", &["invalid_request"])),
+                    ("400", error("Invalid body or Idempotency-Key", &[ErrorCode::InvalidRequest])),
                     ("401", unauthorized()),
                     ("402", named("Not enough credits: nothing was deducted", "InsufficientCredits")),
                     ("409", named("This Idempotency-Key was used with another body", "IdempotencyConflict")),
@@ -140,7 +168,7 @@ fn paths() -> Value {
                             "releaseHold": {"operationId": "releaseHold", "parameters": {"id": "$response.body#/hold_id"}},
                         }),
                     )),
-                    ("400", error("Invalid body or Idempotency-Key", &["invalid_request"])),
+                    ("400", error("Invalid body or Idempotency-Key", &[ErrorCode::InvalidRequest])),
                     ("401", unauthorized()),
                     ("402", named("Not enough credits: nothing was held", "InsufficientCredits")),
                     ("409", one_of(
@@ -163,9 +191,9 @@ fn paths() -> Value {
                 },
                 "responses": responses(&[
                     ("200", named("The hold's end, and the balance view after it", "Closed")),
-                    ("400", error("Invalid body, or more than the hold holds", &["invalid_request"])),
+                    ("400", error("Invalid body, or more than the hold holds", &[ErrorCode::InvalidRequest])),
                     ("401", unauthorized()),
-                    ("404", error("No such hold for this user", &["hold_not_found"])),
+                    ("404", error("No such hold for this user", &[ErrorCode::HoldNotFound])),
                     ("409", named("The hold has already ended (committed, released or expired)", "HoldClosed")),
                 ], true),
             },
@@ -179,7 +207,7 @@ fn paths() -> Value {
                 "responses": responses(&[
                     ("200", named("The hold's end, and the balance view after it", "Closed")),
                     ("401", unauthorized()),
-                    ("404", error("No such hold for this user", &["hold_not_found"])),
+                    ("404", error("No such hold for this user", &[ErrorCode::HoldNotFound])),
                     ("409", named("The hold has already ended (committed, released or expired)", "HoldClosed")),
                 ], true),
             },
@@ -218,7 +246,7 @@ fn paths() -> Value {
                     ("200", named("The run, finished", "RunView")),
                     ("202", named("The run, started and still running", "RunView")),
                     ("401", unauthorized()),
-                    ("403", error("The caller is not an administrator", &["forbidden"])),
+                    ("403", error("The caller is not an administrator", &[ErrorCode::Forbidden])),
                 ], true),
             },
         },
@@ -232,10 +260,10 @@ fn paths() -> Value {
                 "parameters": ([vec![user_id()], page_parameters().to_vec()].concat()),
                 "responses": responses(&[
                     ("200", named("The balance view and a page of the ledger, newest first", "UserAccount")),
-                    ("400", error("`limit` or `cursor` malformed or given twice", &["invalid_request"])),
+                    ("400", error("`limit` or `cursor` malformed or given twice", &[ErrorCode::InvalidRequest])),
                     ("401", unauthorized()),
-                    ("403", error("The caller is not an administrator", &["forbidden"])),
-                    ("404", error("The service has never seen this user", &["user_not_found"])),
+                    ("403", error("The caller is not an administrator", &[ErrorCode::Forbidden])),
+                    ("404", error("The service has never seen this user", &[ErrorCode::UserNotFound])),
                 ], true),
             },
         },
@@ -258,10 +286,10 @@ fn paths() -> Value {
                         named("Adjusted: the ledger entry and the balance view after it", "Adjusted"),
                         replayed_header(),
                     )),
-                    ("400", error("Invalid body or Idempotency-Key", &["invalid_request"])),
+                    ("400", error("Invalid body or Idempotency-Key", &[ErrorCode::InvalidRequest])),
                     ("401", unauthorized()),
-                    ("403", error("The caller is not an administrator", &["forbidden"])),
-                    ("404", error("The service has never seen this user", &["user_not_found"])),
+                    ("403", error("The caller is not an administrator", &[ErrorCode::Forbidden])),
+                    ("404", error("The service has never seen this user", &[ErrorCode::UserNotFound])),
                     ("409", one_of(
                         "The bucket holds less than the adjustment takes, or this Idempotency-Key was used with another body",
                         &["InsufficientBucket", "IdempotencyConflict"],
@@ -332,7 +360,7 @@ fn responses(list: &[(&str, Value)], store: bool) -> Value {
             "500".into(),
             error(
                 "Internal error (opaque; complete in the log)",
-                &["internal_error"],
+                &[ErrorCode::InternalError],
             ),
         );
         out.insert(
@@ -341,7 +369,7 @@ fn responses(list: &[(&str, Value)], store: bool) -> Value {
                 error(
                     "The store is unreachable or the account stayed busy; nothing was written, \
                      retrying (with the same Idempotency-Key) is safe",
-                    &["service_unavailable"],
+                    &[ErrorCode::ServiceUnavailable],
                 ),
                 json!({"Retry-After": {
                     "description": "Seconds to wait.",
@@ -375,7 +403,7 @@ fn with_headers(mut response: Value, headers: Value) -> Value {
 
 /// An error answer of the shared `Error` schema, its possible `code`s named in the description
 /// (one `$ref` for all of them: generated clients make one error type, not one per answer).
-fn error(description: &str, codes: &[&str]) -> Value {
+fn error(description: &str, codes: &[ErrorCode]) -> Value {
     let codes: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
     json!({
         "description": format!("{description}: {}", codes.join(" or ")),
@@ -394,16 +422,19 @@ fn one_of(description: &str, schemas: &[&str]) -> Value {
 /// out of this answer's schema, so that `error.code` stays readable on every error type.
 fn unauthorized() -> Value {
     json!({
-        "description": "No valid bearer token: `unauthorized`. (A deployed HTTP API's JWT \
-            authorizer answers this itself, before any function runs, with a `GatewayError` \
-            body, `{\"message\": \"Unauthorized\"}`; HTTP APIs cannot reshape it.)",
+        "description": format!(
+            "No valid bearer token: `{}`. (A deployed HTTP API's JWT authorizer answers this \
+             itself, before any function runs, with a `GatewayError` body, \
+             `{{\"message\": \"Unauthorized\"}}`; HTTP APIs cannot reshape it.)",
+            ErrorCode::Unauthorized
+        ),
         "content": {"application/json": {"schema": schema_ref("Error")}},
     })
 }
 
 /// A flat error schema: `error` with `code` fixed to `code`, and `fields`' properties beside it,
 /// so that checking `error.code` tells a client which fields are there.
-fn flat_error(code: &str, description: &str, fields: Option<Value>) -> Value {
+fn flat_error(code: ErrorCode, description: &str, fields: Option<Value>) -> Value {
     let mut properties = Map::new();
     properties.insert(
         "error".into(),
@@ -439,19 +470,20 @@ fn schemas() -> Value {
     add::<BalanceView>(&mut all);
     add::<TransactionsPage>(&mut all);
     add::<PlansView>(&mut all);
+    add::<PreviewView>(&mut all);
     add::<InsufficientView>(&mut all);
     add::<deduct::DeductBody>(&mut all);
-    add::<deduct::Deducted>(&mut all);
+    add::<Deducted>(&mut all);
     add::<deduct::HoldBody>(&mut all);
-    add::<deduct::Opened>(&mut all);
+    add::<HoldOpened>(&mut all);
     add::<deduct::CommitBody>(&mut all);
-    add::<deduct::Closed>(&mut all);
+    add::<HoldEnded>(&mut all);
     add::<credits::rules::ClosedHold>(&mut all);
     add::<status::StatusView>(&mut all);
-    add::<credits::reset::RunView>(&mut all);
+    add::<credits::views::RunView>(&mut all);
     add::<monthly_reset::support::UserAccount>(&mut all);
     add::<monthly_reset::support::AdjustmentBody>(&mut all);
-    add::<monthly_reset::support::Adjusted>(&mut all);
+    add::<credits::views::Adjusted>(&mut all);
     // Not 0: a rule utoipa cannot derive.
     all.entry("AdjustmentBody".to_owned()).and_modify(|body| {
         body["properties"]["amount"]["not"] = json!({"const": 0});
@@ -460,7 +492,7 @@ fn schemas() -> Value {
     all.insert(
         "InsufficientCredits".to_owned(),
         flat_error(
-            "insufficient_credits",
+            ErrorCode::InsufficientCredits,
             "402: not enough credits, nothing changed; what the user has, needs, and can do about it.",
             insufficient,
         ),
@@ -468,7 +500,7 @@ fn schemas() -> Value {
     all.insert(
         "IdempotencyConflict".to_owned(),
         flat_error(
-            "idempotency_conflict",
+            ErrorCode::IdempotencyConflict,
             "409: this Idempotency-Key was used with another request; nothing changed.",
             None,
         ),
@@ -476,7 +508,7 @@ fn schemas() -> Value {
     all.insert(
         "TooManyHolds".to_owned(),
         flat_error(
-            "too_many_holds",
+            ErrorCode::TooManyHolds,
             "409: the account has as many open holds as it may; commit or release one.",
             None,
         ),
@@ -484,7 +516,7 @@ fn schemas() -> Value {
     all.insert(
         "InsufficientBucket".to_owned(),
         flat_error(
-            "insufficient_bucket",
+            ErrorCode::InsufficientBucket,
             "409: the adjustment would take the bucket below zero; nothing changed. What the \
              bucket holds now is `available`.",
             Some(json!({
@@ -499,7 +531,7 @@ fn schemas() -> Value {
     all.insert(
         "HoldClosed".to_owned(),
         flat_error(
-            "hold_closed",
+            ErrorCode::HoldClosed,
             "409: the hold has already ended; its final record is in `hold`.",
             Some(json!({"required": ["hold"], "properties": {"hold": schema_ref("ClosedHold")}})),
         ),

@@ -8,10 +8,9 @@ use credits::account::{Account, UserId};
 use credits::app::App;
 use credits::flags::{Flags, parameter_names, parse_flags};
 use credits::ledger::{Bucket, Entry};
-use credits::reset::Cursor;
 use credits::rules;
 use credits::service::ServiceError;
-use credits::store::Stored;
+use credits::store::{ScanCursor, Stored};
 use serde::Serialize;
 
 mod backup;
@@ -19,7 +18,7 @@ mod rollback;
 pub use backup::{Backup, BackupHeader, BackupLine, backup, migration_backup, read_backup};
 pub use rollback::{Rollback, UndoReport, rollback, undo_migration};
 
-pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Error = crate::OpsError;
 
 /// The version the migration moves accounts to.
 pub const TARGET: &str = "v2";
@@ -77,7 +76,7 @@ pub async fn switch(
 /// Every account in the table, a page at a time.
 struct Scan<'a> {
     app: &'a App,
-    cursor: Option<Cursor>,
+    cursor: Option<ScanCursor>,
     done: bool,
 }
 

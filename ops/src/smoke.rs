@@ -1,13 +1,16 @@
 //! The smoke test of the original design's `test-credit-system.sh`: drives a deployed (or the
 //! local) stack through status, plans, balance, deduct (and its replay), and a signed webhook
 //! delivery, and reports pass or fail per step. It changes at most one credit of its own user,
-//! and the webhook event it sends is of a type the service ignores.
+//! and the webhook event it sends is of a type the service ignores. It signs that event as
+//! Stripe does, on its own: a client of the deployment, not a part of the webhook.
 
 use bytes::Bytes;
+use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
+use sha2::Sha256;
 
 pub struct Target {
     pub base: String,
@@ -137,10 +140,7 @@ pub async fn run(target: &Target) -> Result<Vec<Step>, String> {
             "data": {"object": {"id": "cus_smoke", "object": "customer"}}
         })
         .to_string();
-        let signature = format!(
-            "t={now},v1={}",
-            webhook::sign(&target.webhook_secret, now, &event)
-        );
+        let signature = stripe_signature(&target.webhook_secret, now, &event)?;
         let headers = [
             ("stripe-signature", signature.as_str()),
             ("content-type", "application/json"),
@@ -157,4 +157,31 @@ pub async fn run(target: &Target) -> Result<Vec<Step>, String> {
         steps.push(step("webhook bad signature", r, |s, _| s == 400));
     }
     Ok(steps)
+}
+
+/// The `Stripe-Signature` header Stripe sends for `payload` at `timestamp`: HMAC-SHA256 of
+/// `{timestamp}.{payload}` under the endpoint's secret, in hex.
+fn stripe_signature(secret: &str, timestamp: i64, payload: &str) -> Result<String, String> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+        .map_err(|e| format!("the webhook secret: {e}"))?;
+    mac.update(format!("{timestamp}.{payload}").as_bytes());
+    Ok(format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The webhook accepts the header, and only for its own secret.
+    #[test]
+    fn the_webhook_accepts_the_signature() {
+        let (now, payload) = (1_700_000_000, r#"{"id": "evt_smoke"}"#);
+        let header = super::stripe_signature("whsec_local", now, payload).unwrap();
+        assert_eq!(
+            webhook::signature::verify(payload, &header, "whsec_local", now),
+            Ok(())
+        );
+        assert!(webhook::signature::verify(payload, &header, "whsec_other", now).is_err());
+    }
 }

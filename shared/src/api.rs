@@ -12,39 +12,41 @@ use crate::account::UserId;
 use crate::service::ServiceError;
 use crate::store::StoreError;
 
-/// An error in the contract's shape: `{"error": {"code", "message"}}` and optional fields beside.
+mod error_code;
+pub use error_code::ErrorCode;
+
+/// An error in the contract's shape: `{"error": {"code", "message"}}` and optional fields beside;
+/// its status is the code's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub extra: Map<String, Value>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
             code,
             message: message.into(),
             extra: Map::new(),
         }
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+        Self::new(ErrorCode::InvalidRequest, message)
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid bearer token is required",
-        )
+        Self::new(ErrorCode::Unauthorized, "a valid bearer token is required")
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+        Self::new(ErrorCode::NotFound, "no such route")
     }
 
     /// Adds the fields of `extra` (an object) beside `error`.
@@ -56,13 +58,14 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
         let mut body = self.extra;
         body.insert(
             "error".into(),
             json!({"code": self.code, "message": self.message}),
         );
-        let mut response = json_response(self.status, &Value::Object(body));
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        let mut response = json_response(status, &Value::Object(body));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -77,8 +80,7 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable { .. } => {
                 tracing::error!(error = %e, "store unavailable");
                 Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "service_unavailable",
+                    ErrorCode::ServiceUnavailable,
                     "the store is unavailable; retry shortly",
                 )
             }
@@ -94,43 +96,34 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::Store(e) => e.into(),
             ServiceError::IdempotencyConflict => Self::new(
-                StatusCode::CONFLICT,
-                "idempotency_conflict",
+                ErrorCode::IdempotencyConflict,
                 "this Idempotency-Key was used with a different request",
             ),
             ServiceError::Contention => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
+                ErrorCode::ServiceUnavailable,
                 "the account is busy; retry with the same Idempotency-Key",
             ),
             ServiceError::TooManyHolds => Self::new(
-                StatusCode::CONFLICT,
-                "too_many_holds",
+                ErrorCode::TooManyHolds,
                 format!(
                     "at most {} holds may be open at once; commit or release one",
                     crate::rules::MAX_OPEN_HOLDS
                 ),
             ),
-            ServiceError::HoldNotFound => {
-                Self::new(StatusCode::NOT_FOUND, "hold_not_found", "no such hold")
+            ServiceError::HoldNotFound => Self::new(ErrorCode::HoldNotFound, "no such hold"),
+            ServiceError::HoldClosed(closed) => {
+                Self::new(ErrorCode::HoldClosed, "the hold has already ended")
+                    .with(serde_json::json!({ "hold": closed }))
             }
-            ServiceError::HoldClosed(closed) => Self::new(
-                StatusCode::CONFLICT,
-                "hold_closed",
-                "the hold has already ended",
-            )
-            .with(serde_json::json!({ "hold": closed })),
             ServiceError::HoldExceeded { held } => Self::invalid(format!(
                 "amount must be at most the {held} credits the hold holds"
             )),
             ServiceError::UserNotFound => Self::new(
-                StatusCode::NOT_FOUND,
-                "user_not_found",
+                ErrorCode::UserNotFound,
                 "no account for this user: the service has never seen them",
             ),
             ServiceError::BucketTooLow { bucket, available } => Self::new(
-                StatusCode::CONFLICT,
-                "insufficient_bucket",
+                ErrorCode::InsufficientBucket,
                 format!("the adjustment would take the bucket below zero: it holds {available}"),
             )
             .with(serde_json::json!({ "bucket": bucket, "available": available })),
@@ -142,11 +135,7 @@ impl From<ServiceError> for ApiError {
 /// A 500: opaque to the caller, complete in the log.
 pub fn internal(e: &dyn std::error::Error) -> ApiError {
     tracing::error!(error = %e, "internal error");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-        "internal error",
-    )
+    ApiError::new(ErrorCode::InternalError, "internal error")
 }
 
 pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {

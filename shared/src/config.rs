@@ -177,7 +177,7 @@ mod tests {
         assert_eq!(e.name, "CREDITS_TABLE");
     }
 
-    /// Issue 13, "found by reading": 0 would turn idempotency off (every record expired at
+    /// 0 would turn idempotency off (every record expired at
     /// once, so a retried deduct spends again). The cold start refuses it.
     #[test]
     fn an_idempotency_time_below_an_hour_fails_the_cold_start() {

@@ -8,13 +8,9 @@ pub mod clock;
 pub mod config;
 pub mod flags;
 pub mod ledger;
-#[cfg(feature = "local")]
-pub mod local;
 pub mod metrics;
 pub mod period;
 pub mod plan;
-#[cfg(feature = "local")]
-pub mod probe;
 pub mod reset;
 pub mod rules;
 pub mod service;

@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::reset::records::Counts;
+
 pub const NAMESPACE: &str = "Credits";
 
 /// One metric value with its CloudWatch unit (`Count`, `Milliseconds`, ...).
@@ -73,6 +75,23 @@ pub fn http(function: &str, status: u16, latency_ms: f64) {
             Metric::count("Errors", u64::from(status >= 500)),
             Metric::count("ClientErrors", u64::from((400..500).contains(&status))),
             Metric::millis("Latency", latency_ms),
+        ],
+    );
+}
+
+/// What the monthly reset reports when a run finishes: the accounts scanned, those that failed,
+/// and the reset completion (the share of scanned accounts that ended current).
+pub fn reset_finished(counts: &Counts) {
+    emit(
+        "monthly-reset",
+        &[
+            Metric::count("ResetAccounts", counts.scanned),
+            Metric::count("ResetFailed", counts.failed),
+            Metric {
+                name: "ResetCompletion",
+                value: counts.completion_percent(),
+                unit: "Percent",
+            },
         ],
     );
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::account::{Account, UserId};
-use crate::ledger::{Bucket, Entry, EntryKind};
+use crate::ledger::{Bucket, Entry, EntryKind, TransactionId};
 use crate::period::Period;
 use crate::plan::{Credits, Package, Plan};
 
@@ -12,11 +12,13 @@ mod adjustments;
 pub use adjustments::{Adjustment, BucketTooLow, MAX_ADJUSTMENT, adjust, adjustment_cause};
 mod holds;
 pub use holds::{
-    DEFAULT_HOLD_TTL, EXPIRY_BATCH, HoldRefusal, MAX_HOLD_TTL, MAX_OPEN_HOLDS, MIN_HOLD_TTL,
-    catch_up, commit_hold, hold, hold_id, release_hold,
+    DEFAULT_HOLD_TTL, EXPIRY_BATCH, HoldEnd, HoldRefusal, MAX_HOLD_TTL, MAX_OPEN_HOLDS,
+    MIN_HOLD_TTL, NewHold, catch_up, commit_hold, hold, hold_id, release_hold,
 };
 mod migration;
 pub use migration::{migrate, migration_cause, unmigrate};
+mod preview;
+pub use preview::{PlanPreview, preview_change_plan};
 
 /// The smallest and largest amount one deduct may take.
 pub const MIN_DEDUCT: Credits = 1;
@@ -100,7 +102,8 @@ pub fn touch(current: Option<&Account>, user: &UserId, now: DateTime<Utc>) -> Ch
     draft.finish()
 }
 
-/// Spend `amount` credits, monthly ones first; all or nothing.
+/// Spend `amount` credits, monthly ones first; all or nothing. Returns the change and the
+/// deduct's transaction: its first entry (a second one takes what monthly credits could not).
 pub fn deduct(
     current: Option<&Account>,
     user: &UserId,
@@ -108,7 +111,7 @@ pub fn deduct(
     cause: &str,
     reason: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Change, Insufficient> {
+) -> Result<(Change, TransactionId), Insufficient> {
     debug_assert!((MIN_DEDUCT..=MAX_DEDUCT).contains(&amount));
     let mut draft = Draft::start(current, user, now);
     draft.roll();
@@ -118,12 +121,13 @@ pub fn deduct(
             touched: Box::new(draft.finish()),
         });
     }
+    let transaction = TransactionId(draft.account.seq + 1);
     for (bucket, take) in monthly_first(amount, draft.account.monthly) {
         if take > 0 {
             draft.push(EntryKind::Deduct, bucket, -take, cause, reason);
         }
     }
-    Ok(draft.finish())
+    Ok((draft.finish(), transaction))
 }
 
 /// Move the account to `plan`. A larger allowance grows the monthly bucket at once by the

@@ -13,8 +13,11 @@ use crate::rules::{self, Change, ClosedHold};
 use crate::store::{IdempotencyRecord, Page, Store, StoreError, Stored, WriteError};
 
 mod adjustments;
-pub use adjustments::{Adjust, Adjusted, adjustment_key};
-pub mod stripe;
+mod spending;
+pub mod stripe_event;
+
+pub use adjustments::{Adjust, AdjustOutcome, adjustment_key};
+pub use spending::{Deduct, OpenHold};
 
 /// How long a change is decided and written again after lost races before the caller is told
 /// to retry: long enough for dozens of simultaneous writers on one account to take turns, well
@@ -98,14 +101,16 @@ impl From<rules::HoldRefusal> for Refused {
     }
 }
 
-/// A spend to make once per idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Deduct<'a> {
-    pub amount: Credits,
-    pub reason: Option<&'a str>,
-    pub key: &'a str,
-    /// The request as normalised by the caller: the same key with another request is refused.
-    pub request: &'a str,
+impl From<rules::Insufficient> for Refused {
+    fn from(refused: rules::Insufficient) -> Self {
+        Refused {
+            error: ServiceError::Insufficient {
+                account: Box::new(refused.touched.account.clone()),
+                required: refused.required,
+            },
+            touched: refused.touched,
+        }
+    }
 }
 
 /// A request made at most once per key: the key and the request as normalised by the caller
@@ -116,11 +121,12 @@ pub struct Once<'a> {
     pub request: &'a str,
 }
 
-/// The answer to an idempotent request: made now, or the first one, replayed.
+/// The answer to an idempotent request: made now, or the first one, replayed as it was recorded
+/// (the JSON of the `T` first answered), so that a retry gets the very same answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
-    Applied { status: u16, body: String },
-    Replayed { status: u16, body: String },
+pub enum Answer<T> {
+    Applied(T),
+    Replayed(String),
 }
 
 #[derive(Clone)]
@@ -141,8 +147,9 @@ impl CreditService {
         &self.store
     }
 
-    /// The account as of `now`, opening it or applying a due reset or hold expiry first.
-    pub async fn account(
+    /// The account as of `now`, written first when it must change: opened, or a due reset or
+    /// hold expiry applied.
+    pub async fn touch_account(
         &self,
         user: &UserId,
         now: DateTime<Utc>,
@@ -161,12 +168,25 @@ impl CreditService {
         now: DateTime<Utc>,
         decide: impl Fn(Option<&Account>) -> Result<Change, Refused>,
     ) -> Result<Change, ServiceError> {
+        let (change, ()) = self
+            .apply_command(user, now, |current| decide(current).map(|c| (c, ())))
+            .await?;
+        Ok(change)
+    }
+
+    /// [`CreditService::apply`] for a rule that returns, beside its change, what it did.
+    async fn apply_command<T>(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+        decide: impl Fn(Option<&Account>) -> Result<(Change, T), Refused>,
+    ) -> Result<(Change, T), ServiceError> {
         retry(|| async {
             let current = self.current(user, now).await?;
             match decide(current.as_ref().map(|s| &s.account)) {
-                Ok(change) => {
+                Ok((change, done)) => {
                     self.persist(current.as_ref(), &change, None, now).await?;
-                    Ok(change)
+                    Ok((change, done))
                 }
                 Err(refused) => {
                     self.persist(current.as_ref(), &refused.touched, None, now)
@@ -208,64 +228,31 @@ impl CreditService {
         .await
     }
 
-    /// Spends credits once per key. `respond` renders the 200 body from the change, so that the
-    /// very same body is stored with the change and replayed to a retry.
-    pub async fn deduct(
-        &self,
-        user: &UserId,
-        cmd: &Deduct<'_>,
-        now: DateTime<Utc>,
-        respond: impl Fn(&Change) -> String,
-    ) -> Result<Answer, ServiceError> {
-        let cause = format!("idem:{}", cmd.key);
-        let once = Once {
-            key: cmd.key,
-            request: cmd.request,
-        };
-        self.once(user, &once, now, 200, respond, |current| {
-            rules::deduct(current, user, cmd.amount, &cause, cmd.reason, now).map_err(|refused| {
-                Refused {
-                    error: ServiceError::Insufficient {
-                        account: Box::new(refused.touched.account.clone()),
-                        required: refused.required,
-                    },
-                    touched: refused.touched,
-                }
-            })
-        })
-        .await
-    }
-
-    /// Applies `decide` at most once per key: the change and the answer (`status`, and the body
-    /// `respond` renders) are written together, and a retry gets that answer again, even when
-    /// the account could no longer afford it. A refused request is not remembered.
-    pub async fn once(
+    /// Applies `decide` at most once per key: the change and its answer (as JSON) are written
+    /// together, and a retry gets that answer again, even when the account could no longer
+    /// afford it. A refused request is not remembered.
+    async fn once<T: serde::Serialize>(
         &self,
         user: &UserId,
         once: &Once<'_>,
         now: DateTime<Utc>,
-        status: u16,
-        respond: impl Fn(&Change) -> String,
-        decide: impl Fn(Option<&Account>) -> Result<Change, Refused>,
-    ) -> Result<Answer, ServiceError> {
+        decide: impl Fn(Option<&Account>) -> Result<(Change, T), Refused>,
+    ) -> Result<Answer<T>, ServiceError> {
         retry(|| async {
             let current = self.current(user, now).await?;
             match decide(current.as_ref().map(|s| &s.account)) {
-                Ok(change) => {
+                Ok((change, answer)) => {
                     let record = IdempotencyRecord {
                         request: once.request.to_owned(),
-                        status,
-                        response: respond(&change),
+                        response: serde_json::to_string(&answer)
+                            .map_err(|e| Attempt::Final(StoreError::Build(e.to_string()).into()))?,
                         expires_at: expiry(now, self.idempotency_ttl),
                     };
                     match self
                         .persist(current.as_ref(), &change, Some((once.key, &record)), now)
                         .await
                     {
-                        Ok(()) => Ok(Answer::Applied {
-                            status: record.status,
-                            body: record.response,
-                        }),
+                        Ok(()) => Ok(Answer::Applied(answer)),
                         Err(Attempt::Final(ServiceError::IdempotencyConflict)) => {
                             match self.replay(user, once, now).await? {
                                 Some(answer) => Ok(answer),
@@ -291,24 +278,23 @@ impl CreditService {
 
     /// The recorded answer for this key: the first one if the request is the same, a conflict
     /// if not, `None` when nothing live is recorded.
-    async fn replay(
+    async fn replay<T>(
         &self,
         user: &UserId,
         once: &Once<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Answer>, Attempt> {
+    ) -> Result<Option<Answer<T>>, Attempt> {
         match self.store.idempotency(user, once.key).await? {
-            Some(r) if r.is_live(now) && r.request == once.request => Ok(Some(Answer::Replayed {
-                status: r.status,
-                body: r.response,
-            })),
+            Some(r) if r.is_live(now) && r.request == once.request => {
+                Ok(Some(Answer::Replayed(r.response)))
+            }
             Some(r) if r.is_live(now) => Err(Attempt::Final(ServiceError::IdempotencyConflict)),
             _ => Ok(None),
         }
     }
 
-    /// Why `id` is not an open hold of `user`: ended (409) or unknown (404).
-    pub async fn hold_not_open(&self, user: &UserId, id: &str) -> ServiceError {
+    /// Why `id` is not an open hold of `user`: ended, or unknown.
+    async fn hold_not_open(&self, user: &UserId, id: &str) -> ServiceError {
         match self.store.closed_hold(user, id).await {
             Ok(Some(closed)) => ServiceError::HoldClosed(closed),
             Ok(None) => ServiceError::HoldNotFound,
@@ -325,14 +311,14 @@ impl CreditService {
         before: Option<TransactionId>,
         now: DateTime<Utc>,
     ) -> Result<Page, ServiceError> {
-        self.account(user, now).await?;
+        self.touch_account(user, now).await?;
         Ok(self.store.entries(user, limit, before).await?)
     }
 
     /// The account as stored, brought to the point where one change can close the rest of its
     /// expired holds: what every decision starts from.
     async fn current(&self, user: &UserId, now: DateTime<Utc>) -> Result<Option<Stored>, Attempt> {
-        let stored = self.store.account(user).await?;
+        let stored = self.store.read_account(user).await?;
         self.caught_up(stored, now).await
     }
 

@@ -23,9 +23,9 @@ use crate::rules::{Change, ClosedHold};
 
 pub mod limits;
 mod runs;
-pub use runs::ScanPage;
+pub use runs::{ScanCursor, ScanPage};
 
-pub mod stripe;
+pub mod stripe_items;
 
 /// Key and TTL attribute names: the table's definition in `infra/template.yaml` must agree.
 pub const PK: &str = "pk";
@@ -59,7 +59,7 @@ impl Stored {
 pub struct IdempotencyRecord {
     /// The request as the handler normalised it; another body under the same key is a conflict.
     pub request: String,
-    pub status: u16,
+    /// The first answer, as JSON.
     pub response: String,
     /// Unix seconds. DynamoDB's TTL deletes the record some time after; until then the code
     /// treats an expired record as absent.
@@ -175,7 +175,31 @@ struct ClosedHoldItem {
     hold: ClosedHold,
 }
 
-type Item = HashMap<String, AttributeValue>;
+use limits::Item;
+
+/// The items of an account new to the table (revision 1) and of its ledger entries, as the store
+/// keeps them: what a test or a benchmark writes to prepare a table without the rules' writes.
+pub fn new_account_items(
+    change: &Change,
+    now: DateTime<Utc>,
+) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+    let pk = user_pk(&change.account.user_id);
+    let mut items = vec![encode(&AccountItem {
+        pk: pk.clone(),
+        sk: ACCOUNT_SK.into(),
+        account: change.account.clone(),
+        rev: 1,
+        updated_at: now,
+    })?];
+    for entry in &change.entries {
+        items.push(encode(&EntryItem {
+            pk: pk.clone(),
+            sk: tx_sk(entry.seq),
+            entry: entry.clone(),
+        })?);
+    }
+    Ok(items)
+}
 
 /// Our item types are plain structs of strings, numbers and maps: encoding fails only on a bug.
 fn encode<T: Serialize>(value: &T) -> Result<Item, StoreError> {
@@ -220,7 +244,7 @@ impl Store {
     }
 
     /// The account as stored (strongly consistent), or `None` for a user never seen.
-    pub async fn account(&self, user: &UserId) -> Result<Option<Stored>, StoreError> {
+    pub async fn read_account(&self, user: &UserId) -> Result<Option<Stored>, StoreError> {
         let item: Option<AccountItem> = self.get(user_pk(user), ACCOUNT_SK.into()).await?;
         Ok(item.map(|i| Stored {
             account: i.account,

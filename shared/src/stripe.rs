@@ -163,7 +163,7 @@ pub fn refund_share(credits: Credits, amount: i64, amount_refunded: i64) -> Cred
 
 /// A verified event, reduced to what the product needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
+pub struct StripeEvent {
     pub id: String,
     pub kind: String,
     /// Unix seconds: orders events of one subscription.
@@ -252,7 +252,7 @@ fn customer(object: &Value) -> Option<String> {
 }
 
 /// The event envelope and, for the types the product handles, its command.
-pub fn command(event: &Value) -> Result<Event, MalformedEvent> {
+pub fn command(event: &Value) -> Result<StripeEvent, MalformedEvent> {
     let id = owned(event, &["id"]).ok_or(MalformedEvent("no id"))?;
     let kind = owned(event, &["type"]).ok_or(MalformedEvent("no type"))?;
     let created = event
@@ -296,7 +296,7 @@ pub fn command(event: &Value) -> Result<Event, MalformedEvent> {
         },
         _ => Command::Ignore("event type not handled"),
     };
-    Ok(Event {
+    Ok(StripeEvent {
         id,
         kind,
         created,

@@ -1,11 +1,23 @@
-//! What the API shows: the balance view and the options an insufficient-credits answer offers.
+//! What the API shows: the balance view, the spending commands' answers, the options an
+//! insufficient-credits answer offers, and a reset run's progress.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::account::Account;
 use crate::flags::{Flags, Version};
 use crate::ledger::{Bucket, Entry, EntryKind, TransactionId};
+use crate::period::Period;
 use crate::plan::{Credits, Package, Plan};
+#[cfg(doc)]
+use crate::reset::records::MAX_FAILED_IDS;
+use crate::reset::records::{Counts, Progress};
+use crate::rules::{ClosedHold, HoldEnd, NewHold};
+
+mod adjustments;
+pub use adjustments::Adjusted;
+mod preview;
+pub use preview::{PlanChangeKind, PreviewView};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -50,6 +62,79 @@ impl BalanceView {
             purchased: account.purchased,
             held: account.held,
             version: flags.version.as_str(),
+        }
+    }
+}
+
+/// A deduct's answer: the balance view after it, what it took and its ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deducted {
+    #[serde(flatten)]
+    pub balance: BalanceView,
+    pub deducted: Credits,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = r"^tx_[0-9]{12}$"))]
+    pub transaction_id: TransactionId,
+}
+
+/// A hold just opened, and the balance view with its credits held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Opened))]
+pub struct HoldOpened {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^h_[0-9]{12}$"))]
+    pub hold_id: String,
+    pub amount: Credits,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub expires_at: String,
+    #[serde(flatten)]
+    pub balance: BalanceView,
+}
+
+impl HoldOpened {
+    pub fn new(hold: &NewHold, account: &Account, flags: &Flags) -> Self {
+        Self {
+            hold_id: hold.id.clone(),
+            amount: hold.amount,
+            expires_at: hold
+                .expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            balance: BalanceView::new(account, flags),
+        }
+    }
+}
+
+/// A hold committed or released, and the balance view after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Closed))]
+pub struct HoldEnded {
+    #[serde(flatten)]
+    pub balance: BalanceView,
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^h_[0-9]{12}$"))]
+    pub hold_id: String,
+    pub deducted: Credits,
+    pub released: Credits,
+    pub expired: Credits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = r"^tx_[0-9]{12}$"))]
+    pub transaction_id: Option<TransactionId>,
+}
+
+impl HoldEnded {
+    pub fn new(end: &HoldEnd, account: &Account, flags: &Flags) -> Self {
+        let ClosedHold {
+            hold_id,
+            committed,
+            released,
+            expired,
+            ..
+        } = &end.closed;
+        Self {
+            balance: BalanceView::new(account, flags),
+            hold_id: hold_id.clone(),
+            deducted: *committed,
+            released: *released,
+            expired: *expired,
+            transaction_id: end.transaction,
         }
     }
 }
@@ -185,5 +270,105 @@ impl PlansView {
             purchases_enabled: flags.purchases_enabled(),
             version: flags.version,
         }
+    }
+}
+
+/// A run as the admin route and the logs show it: the record and its live progress.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunView {
+    pub run_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = r"^[0-9]{4}-[0-9]{2}$"))]
+    pub period: Period,
+    pub trigger: String,
+    /// `running` or `done`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub status: &'static str,
+    pub segments: u32,
+    pub segments_done: u32,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub started_at: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub finished_at: Option<DateTime<Utc>>,
+    pub counts: Counts,
+    /// Up to [`MAX_FAILED_IDS`] per segment, for a repeated run or a look by hand.
+    pub failed_users: Vec<String>,
+}
+
+impl RunView {
+    pub fn new(progress: &Progress) -> Self {
+        let run = &progress.run;
+        Self {
+            run_id: run.run_id.clone(),
+            period: run.period,
+            trigger: run.trigger.clone(),
+            status: if run.finished_at.is_some() {
+                "done"
+            } else {
+                "running"
+            },
+            segments: run.segments,
+            segments_done: progress.segments_done(),
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            counts: progress.counts(),
+            failed_users: progress.failed_users(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reset::records::{Checkpoint, RunRecord};
+
+    #[test]
+    fn a_run_view_sums_the_segments_until_the_totals_are_recorded() {
+        let now = Utc::now();
+        let period = Period::containing(now);
+        let run = RunRecord {
+            run_id: "r".into(),
+            period,
+            trigger: "schedule".into(),
+            segments: 2,
+            started_at: now,
+            finished_at: None,
+            totals: None,
+        };
+        let cp = |segment, reset, done| Checkpoint {
+            run_id: "r".into(),
+            period,
+            segment,
+            segments: 2,
+            cursor: None,
+            counts: Counts {
+                scanned: reset + 1,
+                reset,
+                already_current: 1,
+                failed: 0,
+            },
+            done,
+            invocations: 1,
+            failed_users: vec![],
+            rev: 1,
+            updated_at: now,
+        };
+        let view = |run: &RunRecord, checkpoints: Vec<Checkpoint>| {
+            RunView::new(&Progress {
+                run: run.clone(),
+                checkpoints,
+            })
+        };
+        let v = view(&run, vec![cp(0, 3, true), cp(1, 4, false)]);
+        assert_eq!(
+            (v.status, v.segments_done, v.counts.reset, v.counts.scanned),
+            ("running", 1, 7, 9)
+        );
+        let done = RunRecord {
+            finished_at: Some(now),
+            totals: Some(Counts::default()),
+            ..run
+        };
+        assert_eq!(view(&done, vec![cp(0, 3, true)]).status, "done");
     }
 }

@@ -210,7 +210,7 @@ def doc_examples(path, sections):
 
 
 def banner_examples(log):
-    """The banner's export and curl lines, as printed by `credits-ops serve`."""
+    """The banner's export and curl lines, as printed by `credits-local serve`."""
     lines = [line for line in open(log).read().splitlines()]
     start = next(i for i, line in enumerate(lines) if line.startswith("A token for user"))
     found = []

@@ -219,7 +219,7 @@ fn throttled(code: &str) -> Response<Full<Bytes>> {
 /// own timeouts and retries ([`credits::app::clients`]): what a deployment would do is what the
 /// fault tests see.
 pub async fn app_through(proxy: &FaultProxy, tag: &str) -> credits::app::App {
-    let (sdk, config) = credits::local::isolated(tag).await;
+    let (sdk, config) = credits_testkit::isolated(tag).await;
     let (dynamodb, ssm) = credits::app::clients(&sdk, Some(proxy.url()));
     credits::app::App::with_clients(dynamodb, ssm, config)
 }

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use credits::app::App;
-use credits::local::ApiCall;
-use credits_ops::gateway::{Gateway, serve};
+use credits_local::config::GatewaySettings;
+use credits_local::gateway::{Gateway, serve};
+use credits_testkit::ApiCall;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -43,17 +44,21 @@ impl Stack {
 
     /// A stack whose configuration is adjusted first (a short flag cache time, say).
     pub async fn start_with(tag: &str, adjust: impl FnOnce(&mut credits::config::Config)) -> Self {
-        let app = credits::local::isolated_app_with(tag, adjust).await;
-        let gateway =
-            Arc::new(Gateway::new(app, SECRET.into()).expect("the template's routes mount"));
-        Self::serve(gateway).await
+        let app = credits_testkit::isolated_app_with(tag, adjust).await;
+        let settings = GatewaySettings::local(SECRET).expect("the local defaults");
+        let gateway = Gateway::new(app, settings).expect("the template's routes mount");
+        Self::serve(Arc::new(gateway)).await
     }
 
     /// A stack whose webhook is `hook` (pointed at a test's Stripe API stand-in, say).
     pub async fn start_with_webhook(tag: &str, hook: webhook::Webhook) -> Self {
-        let app = credits::local::isolated_app(tag).await;
-        let gateway = Gateway::with_webhook(app, SECRET.into(), hook);
-        Self::serve(Arc::new(gateway.expect("the template's routes mount"))).await
+        let app = credits_testkit::isolated_app(tag).await;
+        let settings = GatewaySettings {
+            webhook: hook,
+            ..GatewaySettings::local(SECRET).expect("the local defaults")
+        };
+        let gateway = Gateway::new(app, settings).expect("the template's routes mount");
+        Self::serve(Arc::new(gateway)).await
     }
 
     async fn serve(gateway: Arc<Gateway>) -> Self {
@@ -75,11 +80,11 @@ impl Stack {
 
     /// A token whose `cognito:groups` holds `groups`.
     pub fn token_in(&self, user: &str, groups: &[&str]) -> String {
-        credits::local::user_token(SECRET, user, groups, 600)
+        credits_testkit::user_token(SECRET, user, groups, 600)
     }
 
     pub fn token(&self, user: &str) -> String {
-        credits::local::user_token(SECRET, user, &[], 600)
+        credits_testkit::user_token(SECRET, user, &[], 600)
     }
 
     /// Sends a request; `headers` are name/value pairs, `body` is sent as is.
@@ -170,7 +175,7 @@ pub async fn answer(app: &App, call: &ApiCall) -> (u16, Option<String>, Value) {
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (status, body) = credits::local::response_json(response);
+    let (status, body) = credits_testkit::response_json(response);
     (status, retry_after, body)
 }
 
@@ -183,7 +188,7 @@ impl Stack {
         let header = webhook::sign(&secret, now, body);
         self.send(
             "POST",
-            credits_ops::gateway::WEBHOOK_PATH,
+            credits_local::gateway::WEBHOOK_PATH,
             &[
                 ("stripe-signature", &header),
                 ("content-type", "application/json"),
@@ -203,7 +208,6 @@ pub fn one_segment_reset(app: &App) -> credits::reset::ResetJob {
             margin: std::time::Duration::ZERO,
             ..credits::reset::ResetSettings::default()
         },
-        app.clock.clone(),
     )
 }
 
@@ -225,7 +229,7 @@ pub async fn seed_last_month(
         .into_iter()
         .map(|u| credits::rules::touch(None, &u, at))
         .collect();
-    app.service.store().seed(&changes, at).await
+    credits_testkit::seed(app.service.store(), &changes, at).await
 }
 
 /// A Stripe event (API version `2026-07-29.dahlia`) carrying `object`, as Stripe sends it.

@@ -20,7 +20,7 @@ pub fn user(i: usize) -> UserId {
 pub async fn open_v1(app: &App, now: DateTime<Utc>) {
     for i in 0..USERS {
         let u = user(i);
-        app.service.account(&u, now).await.expect("opened");
+        app.service.touch_account(&u, now).await.expect("opened");
         for _ in 0..(i % 3) {
             let package = Package::ALL[i % 4];
             app.service
@@ -44,8 +44,9 @@ pub async fn spend(app: &App, user: &UserId, amount: i64, key: &str, now: DateTi
         key,
         request: key,
     };
+    let flags = app.flags.read().await.flags;
     app.service
-        .deduct(user, &cmd, now, |_| String::new())
+        .deduct(user, &cmd, &flags, now)
         .await
         .expect("spent");
 }
@@ -55,7 +56,7 @@ pub async fn stored(app: &App, user: &str) -> Account {
     let user = UserId::parse(user).expect("a valid user id");
     app.service
         .store()
-        .account(&user)
+        .read_account(&user)
         .await
         .expect("the account reads")
         .expect("the account exists")

@@ -1,8 +1,8 @@
-//! The Stripe API stand-in (`credits_ops::stripe_api`) on a free port, for one test.
+//! The Stripe API stand-in (`credits_local::stripe_api`) on a free port, for one test.
 
 use std::sync::Arc;
 
-use credits_ops::stripe_api::{StripeApi, serve};
+use credits_local::stripe_api::{StripeApi, serve};
 
 /// The key the stand-in accepts.
 pub const KEY: &str = "sk_test_stand_in";

@@ -5,8 +5,8 @@
 use std::sync::OnceLock;
 
 use credits::app::App;
-use credits::local::ApiCall;
 use credits_e2e::{answer, keyed, on_hold};
+use credits_testkit::ApiCall;
 use proptest::prelude::*;
 
 fn cases() -> u32 {
@@ -21,7 +21,7 @@ fn rig() -> &'static (tokio::runtime::Runtime, App) {
     static RIG: OnceLock<(tokio::runtime::Runtime, App)> = OnceLock::new();
     RIG.get_or_init(|| {
         let rt = tokio::runtime::Runtime::new().expect("a runtime");
-        let app = rt.block_on(credits::local::isolated_app("fuzz"));
+        let app = rt.block_on(credits_testkit::isolated_app("fuzz"));
         (rt, app)
     })
 }
@@ -122,7 +122,7 @@ fn deliver(body: Vec<u8>, signature: String) -> Result<(), TestCaseError> {
     .header("stripe-signature", &signature)
     .body(body);
     let response = rt.block_on(webhook::handle(app, &hook, call.request()));
-    let (status, body) = credits::local::response_json(response);
+    let (status, body) = credits_testkit::response_json(response);
     prop_assert!(status < 500, "webhook answered {status}: {body}");
     Ok(())
 }

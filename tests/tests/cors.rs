@@ -118,7 +118,7 @@ async fn the_webhook_function_url_has_no_cors() {
     let r = stack
         .send(
             "POST",
-            credits_ops::gateway::WEBHOOK_PATH,
+            credits_local::gateway::WEBHOOK_PATH,
             &[("origin", PAGE), ("stripe-signature", "t=1,v1=00")],
             "{}",
         )

@@ -3,9 +3,9 @@
 //! BENCHMARKS.md).
 
 use credits::app::App;
-use credits::local::{ApiCall, isolated, response_json};
-use credits::probe::Probe;
 use credits_e2e::on_hold;
+use credits_testkit::probe::Probe;
+use credits_testkit::{ApiCall, isolated, response_json};
 
 async fn probed(tag: &str) -> (App, Probe) {
     let (sdk, config) = isolated(tag).await;
@@ -149,9 +149,14 @@ async fn a_reset_costs_one_write_per_account() {
     let job = credits_e2e::one_segment_reset(&app);
     probe.reset();
     let run = job.start("cost", "test", Utc::now()).await.unwrap();
-    job.run_in_process(&run, Instant::now() + Duration::from_secs(600))
-        .await
-        .unwrap();
+    monthly_reset::in_process::run_segments(
+        &job,
+        &app.clock,
+        &run,
+        Instant::now() + Duration::from_secs(600),
+    )
+    .await
+    .unwrap();
     let mut by_kind: BTreeMap<(String, usize), usize> = BTreeMap::new();
     for c in probe.reset() {
         *by_kind.entry((c.operation, c.items)).or_default() += 1;

@@ -1,14 +1,14 @@
 //! Every sample in `events/`, sent as `cargo lambda invoke --data-file` (or, for the two that
-//! depend on the moment, `--data-ascii "$(credits-ops event FILE)"`) sends it: parsed as the
+//! depend on the moment, `--data-ascii "$(credits-local event FILE)"`) sends it: parsed as the
 //! runtime parses it and handled by its function, in any order and again, each answered 2xx.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use credits::app::App;
-use credits::local::{http_routes, response_json};
-use credits_ops::gateway::invoke;
-use credits_ops::samples::{Preparation, preparation, prepare};
+use credits_local::gateway::invoke;
+use credits_local::samples::{Preparation, preparation, prepare};
+use credits_testkit::{http_routes, response_json};
 use serde_json::Value;
 
 fn events_dir() -> PathBuf {
@@ -48,13 +48,12 @@ async fn send(app: &App, name: &str, text: &str) -> (u16, Value) {
         // fan-out), the deadline reported as no time left.
         let event: monthly_reset::Event =
             serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let job = credits::reset::ResetJob::new(
-            app.service.clone(),
+        let reset = monthly_reset::Reset::new(
+            app,
             credits::reset::ResetSettings::default(),
-            app.clock.clone(),
+            monthly_reset::Fanout::local(),
         );
-        let fanout = monthly_reset::Fanout::local();
-        let out = monthly_reset::handle(&job, &fanout, event, Instant::now()).await;
+        let out = monthly_reset::handle(&reset, event, Instant::now()).await;
         return (200, out.unwrap_or_else(|e| panic!("{name}: {e}")));
     };
     let req = lambda_http::request::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -66,12 +65,13 @@ async fn send(app: &App, name: &str, text: &str) -> (u16, Value) {
         .iter()
         .find(|r| r.key() == key)
         .unwrap_or_else(|| panic!("{name}: {key} is not a route of the template"));
-    response_json(invoke(app, &route.function, req).await)
+    let admin = monthly_reset::config::AdminSettings::default();
+    response_json(invoke(app, &admin, &route.function, req).await)
 }
 
 #[tokio::test]
 async fn every_sample_answers_2xx_in_any_order_and_again() {
-    let app = credits::local::isolated_app("events").await;
+    let app = credits_testkit::isolated_app("events").await;
     let names = samples();
     assert!(names.len() >= 10, "{names:?}");
     let mut reversed = names.clone();
@@ -113,10 +113,10 @@ async fn only_the_webhook_and_hold_samples_need_preparing() {
 }
 
 /// As the README says: sent as shipped, the release names a hold nobody opened (404), and the
-/// webhook's signature has expired (400). `credits-ops event` fixes both.
+/// webhook's signature has expired (400). `credits-local event` fixes both.
 #[tokio::test]
 async fn the_two_samples_sent_unprepared_answer_as_documented() {
-    let app = credits::local::isolated_app("events-raw").await;
+    let app = credits_testkit::isolated_app("events-raw").await;
     let (status, body) = send(&app, "release-hold.json", &sample("release-hold.json")).await;
     assert_eq!(
         (status, &body["error"]["code"]),

@@ -9,9 +9,9 @@ use chrono::Utc;
 use credits::account::UserId;
 use credits::app::App;
 use credits::config::STORE_ATTEMPTS;
-use credits::local::ApiCall;
 use credits_e2e::faults::{Fault, FaultProxy, app_through};
 use credits_e2e::{answer, keyed, on_hold};
+use credits_testkit::ApiCall;
 use serde_json::Value;
 
 async fn proxy() -> FaultProxy {
@@ -45,7 +45,7 @@ fn hold(user: &str, key: &str, amount: i64) -> ApiCall {
 
 /// (balance, held, kinds of the ledger entries newest first), read past the proxy.
 async fn ledger(app: &App, user: &str) -> (i64, i64, Vec<String>) {
-    let (account, entries) = credits::local::account_and_ledger(app, user).await;
+    let (account, entries) = credits_testkit::account_and_ledger(app, user).await;
     let kinds = entries.iter().map(|e| e.kind.as_str().to_owned()).collect();
     (account.balance(), account.held, kinds)
 }
@@ -299,9 +299,7 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
             segments: 2,
             page_size: 10,
             margin: Duration::ZERO,
-            ..ResetSettings::default()
         },
-        app.clock.clone(),
     );
     let run = job.start("faulty", "test", now).await.unwrap();
     lose_every_attempt(&proxy);
@@ -309,7 +307,9 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
     proxy.plan("Scan", Fault::Throttle);
     proxy.plan("TransactWriteItems", Fault::ThroughputExceeded);
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let first = job.run_in_process(&run, deadline).await.unwrap();
+    let run_segments =
+        |run| monthly_reset::in_process::run_segments(&job, &app.clock, run, deadline);
+    let first = run_segments(&run).await.unwrap();
     assert_eq!(
         (first.status, first.counts.failed),
         ("done", 0),
@@ -320,13 +320,13 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
     // Then the store goes away in the middle of a second run, and comes back.
     let second = job.start("outage", "test", now).await.unwrap();
     proxy.standing(Fault::Reset);
-    let stopped = job.run_in_process(&second, deadline).await;
+    let stopped = run_segments(&second).await;
     assert!(
         stopped.is_err() || stopped.as_ref().is_ok_and(|v| v.status != "done"),
         "{stopped:?}"
     );
     proxy.standing(Fault::Pass);
-    let resumed = job.run_in_process(&second, deadline).await.unwrap();
+    let resumed = run_segments(&second).await.unwrap();
     assert_eq!(
         (resumed.status, resumed.counts.already_current),
         ("done", 30),
@@ -334,7 +334,13 @@ async fn the_reset_applies_each_account_once_through_lost_responses_and_an_outag
     );
 
     for user in &users {
-        let stored = app.service.store().account(user).await.unwrap().unwrap();
+        let stored = app
+            .service
+            .store()
+            .read_account(user)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(stored.account.period, Period::containing(now), "{user}");
         let kinds: Vec<String> = app
             .service
@@ -357,7 +363,7 @@ async fn deliver(app: &App, call: &ApiCall) -> (u16, Value) {
         prices: credits::stripe::PriceMap::default(),
         line_items: None,
     };
-    credits::local::response_json(webhook::handle(app, &hook, call.request()).await)
+    credits_testkit::response_json(webhook::handle(app, &hook, call.request()).await)
 }
 
 #[tokio::test]

@@ -50,8 +50,8 @@ async fn balance_and_deduct_end_to_end() {
 #[tokio::test]
 async fn the_authorizer_refuses_missing_bad_expired_and_unsigned_tokens() {
     let stack = Stack::start("e2e-auth").await;
-    let expired = credits::local::user_token(SECRET, "ana", &[], -10);
-    let foreign = credits::local::user_token("another-secret", "ana", &[], 600);
+    let expired = credits_testkit::user_token(SECRET, "ana", &[], -10);
+    let foreign = credits_testkit::user_token("another-secret", "ana", &[], 600);
     let unsigned = {
         let token = stack.token("ana");
         let mut parts: Vec<&str> = token.split('.').collect();
@@ -202,8 +202,8 @@ async fn holds_through_the_gateway_bind_the_path_parameter() {
 #[tokio::test]
 async fn every_authorized_route_refuses_expired_foreign_and_unsigned_tokens() {
     let stack = Stack::start("e2e-auth-all").await;
-    let expired = credits::local::user_token(SECRET, "ana", &[], -10);
-    let foreign = credits::local::user_token("another-secret", "ana", &[], 600);
+    let expired = credits_testkit::user_token(SECRET, "ana", &[], -10);
+    let foreign = credits_testkit::user_token("another-secret", "ana", &[], 600);
     let unsigned = {
         let token = stack.token("ana");
         let claims = token.split('.').nth(1).unwrap().to_owned();

@@ -1,5 +1,5 @@
 //! Held credits through the real handlers against the emulator: a refund and a cancellation
-//! reach them (issue 13, items 2 and 3), and any number of holds expiring together never
+//! reach them, and any number of holds expiring together never
 //! locks the account (item 1).
 
 use std::time::{Duration, Instant};
@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use credits::account::UserId;
 use credits::app::App;
-use credits::local::{ApiCall, isolated_app, response_json};
-use credits::rules;
-use credits::service::{Once, Refused};
+use credits::service::OpenHold;
 use credits_e2e::{answer, keyed, on_hold};
+use credits_testkit::{ApiCall, isolated_app, response_json};
 use serde_json::{Value, json};
 
 const SECRET: &str = "whsec_held";
@@ -72,7 +71,13 @@ async fn balance(app: &App, user: &str) -> (u16, Value) {
 /// The ledger adds up to what the account owns.
 async fn ledger_adds_up(app: &App, user: &str) {
     let user = UserId::parse(user).unwrap();
-    let account = app.service.store().account(&user).await.unwrap().unwrap();
+    let account = app
+        .service
+        .store()
+        .read_account(&user)
+        .await
+        .unwrap()
+        .unwrap();
     let (mut sum, mut before) = (0, None);
     loop {
         let page = app
@@ -165,6 +170,7 @@ async fn fifty_holds_expiring_together_never_lock_the_account() {
     // Opened ten seconds ago for one second each, so that they have all expired now, however
     // long the emulator takes to open them.
     let opened = Utc::now() - chrono::Duration::seconds(10);
+    let flags = app.flags.read().await.flags;
     for user in users {
         let pkg = package(user, "price_credits_100", &format!("pi_{user}"), 1_000);
         let outcome = stripe(
@@ -178,27 +184,24 @@ async fn fifty_holds_expiring_together_never_lock_the_account() {
         let id = UserId::parse(user).unwrap();
         for i in 0..50 {
             let key = format!("k{i}");
-            let once = Once {
+            let cmd = OpenHold {
+                amount: 1,
+                ttl_seconds: 1,
                 key: &key,
                 request: "{}",
             };
             app.service
-                .once(
-                    &id,
-                    &once,
-                    opened,
-                    201,
-                    |_| String::new(),
-                    |current| {
-                        rules::hold(current, &id, 1, 1, &key, opened)
-                            .map(|(change, _)| change)
-                            .map_err(Refused::from)
-                    },
-                )
+                .open_hold(&id, &cmd, &flags, opened)
                 .await
                 .unwrap();
         }
-        let account = app.service.store().account(&id).await.unwrap().unwrap();
+        let account = app
+            .service
+            .store()
+            .read_account(&id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(account.account.holds.len(), 50);
     }
 
@@ -222,13 +225,23 @@ async fn fifty_holds_expiring_together_never_lock_the_account() {
 
     let job = credits_e2e::one_segment_reset(&app);
     let run = job.start("held", "test", Utc::now()).await.unwrap();
-    let view = job
-        .run_in_process(&run, Instant::now() + Duration::from_secs(120))
-        .await
-        .unwrap();
+    let view = monthly_reset::in_process::run_segments(
+        &job,
+        &app.clock,
+        &run,
+        Instant::now() + Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
     assert_eq!((view.status, view.counts.failed), ("done", 0), "{view:?}");
     let reset = UserId::parse("lr").unwrap();
-    let account = app.service.store().account(&reset).await.unwrap().unwrap();
+    let account = app
+        .service
+        .store()
+        .read_account(&reset)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(account.account.holds.is_empty());
     assert_eq!(account.account.balance(), 105);
     for user in users {

@@ -1,5 +1,5 @@
 //! A paid checkout without `metadata.price_id`: the webhook's Stripe API client against the
-//! local stand-in (`credits_ops::stripe_api`), then the whole delivery through the local
+//! local stand-in (`credits_local::stripe_api`), then the whole delivery through the local
 //! gateway, signed as Stripe signs it, with the stand-in answering, failing and recovering.
 
 use std::time::Instant;
@@ -8,7 +8,7 @@ use credits::account::UserId;
 use credits::stripe::PriceMap;
 use credits_e2e::Stack;
 use credits_e2e::stripe_api::{KEY, StandIn};
-use credits_ops::stripe_api::Fault;
+use credits_local::stripe_api::Fault;
 use serde_json::{Value, json};
 use webhook::line_items::{Choice, LookupError, TIMEOUT};
 
@@ -158,7 +158,13 @@ fn checkout(event_id: &str, session: &str, user: &str, price: Option<&str>) -> S
 /// (plan, purchased) of `user`, from the store.
 async fn account(stack: &Stack, user: &str) -> Option<(String, i64)> {
     let user = UserId::parse(user).unwrap();
-    let stored = stack.gateway.app().service.store().account(&user).await;
+    let stored = stack
+        .gateway
+        .app()
+        .service
+        .store()
+        .read_account(&user)
+        .await;
     stored
         .unwrap()
         .map(|s| (s.account.plan.id().to_owned(), s.account.purchased))

@@ -32,7 +32,7 @@ async fn stamped(app: &App) -> usize {
 /// future is dropped), a deduct meanwhile, then the same command again. Returns the app and the
 /// backup file as the first run left it.
 async fn interrupted_then_resumed(tag: &str, path: &Path) -> (App, String) {
-    let app = credits::local::isolated_app(tag).await;
+    let app = credits_testkit::isolated_app(tag).await;
     let now = Utc::now();
     open_v1(&app, now).await;
     let (bar, ssm) = (indicatif::ProgressBar::hidden(), ssm().await);
@@ -75,7 +75,7 @@ async fn a_resumed_migration_keeps_its_first_backup_byte_for_byte() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
 
     // A backup of another table is not taken for this one's migration.
-    let other = credits::local::isolated_app("resume-other").await;
+    let other = credits_testkit::isolated_app("resume-other").await;
     let foreign = temp("resume-foreign");
     let bar = indicatif::ProgressBar::hidden();
     rollout::migrate_with_backup(&other, &ssm().await, &foreign, &bar)

@@ -18,7 +18,7 @@ async fn ssm() -> aws_sdk_ssm::Client {
 /// The account (as of now) and its whole ledger, oldest first.
 async fn account(stack: &Stack, user: &str) -> (Account, Vec<Entry>) {
     let (account, mut entries) =
-        credits::local::account_and_ledger(stack.gateway.app(), user).await;
+        credits_testkit::account_and_ledger(stack.gateway.app(), user).await;
     entries.reverse();
     (account, entries)
 }

@@ -13,7 +13,7 @@ use credits_ops::rollout;
 
 #[tokio::test]
 async fn migrate_switch_spend_and_roll_back_lose_nothing() {
-    let app = credits::local::isolated_app("rollout").await;
+    let app = credits_testkit::isolated_app("rollout").await;
     let ssm = aws_sdk_ssm::Client::new(&credits::config::aws_for_tools().await);
     let prefix = app.config.parameter_prefix.clone();
     let now = Utc::now();
@@ -62,7 +62,7 @@ async fn migrate_switch_spend_and_roll_back_lose_nothing() {
     assert!(!after.purchases_enabled());
     for i in 0..USERS {
         let u = user(i);
-        let balance = app.service.account(&u, now).await.unwrap().balance();
+        let balance = app.service.touch_account(&u, now).await.unwrap().balance();
         spend(&app, &u, balance.min(120), "v2-spend", now).await;
     }
     let v = rollout::verify(&app, Some(&backup)).await.unwrap();
@@ -103,12 +103,12 @@ async fn migrate_and_roll_back_act_on_the_apps_clock() {
     let at = chrono::DateTime::parse_from_rfc3339("2020-01-31T23:59:00Z")
         .unwrap()
         .to_utc();
-    let app = credits::local::isolated_app("rollout-clock")
+    let app = credits_testkit::isolated_app("rollout-clock")
         .await
         .with_clock(credits::clock::Clock::fixed(at));
     let ssm = aws_sdk_ssm::Client::new(&credits::config::aws_for_tools().await);
     let u = user(0);
-    app.service.account(&u, at).await.unwrap();
+    app.service.touch_account(&u, at).await.unwrap();
     let path = std::env::temp_dir().join(format!("credits-clock-{}.jsonl", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let bar = indicatif::ProgressBar::hidden();
@@ -129,7 +129,7 @@ async fn migrate_and_roll_back_act_on_the_apps_clock() {
         (a.period.to_string(), a.migrated_to),
         ("2020-01".into(), None)
     );
-    let (_, entries) = credits::local::account_and_ledger(&app, u.as_str()).await;
+    let (_, entries) = credits_testkit::account_and_ledger(&app, u.as_str()).await;
     assert!(entries.iter().all(|e| e.at == at), "{entries:?}");
     let _ = std::fs::remove_file(&path);
 }

@@ -24,7 +24,7 @@ async fn put(ssm: &aws_sdk_ssm::Client, name: &str, value: &str) {
 
 /// A reader over a fresh prefix holding the template's values (v1, purchases on).
 async fn reader(tag: &str, ttl: Duration) -> (FlagReader, aws_sdk_ssm::Client, String) {
-    let app = credits::local::isolated_app(tag).await;
+    let app = credits_testkit::isolated_app(tag).await;
     let prefix = app.config.parameter_prefix.clone();
     let ssm = ssm().await;
     (FlagReader::new(ssm.clone(), &prefix, ttl), ssm, prefix)

@@ -1,6 +1,6 @@
-//! The read side of the API: `GET /credits/balance`, `GET /credits/transactions` and
-//! `GET /credits/plans`. One function, because all three are cheap reads of one account with
-//! the same permissions.
+//! The read side of the API: `GET /credits/balance`, `GET /credits/transactions`,
+//! `GET /credits/plans` and `GET /credits/preview`. One function, because all four are cheap
+//! reads of one account with the same permissions.
 
 use credits::api::{self, ApiError, json_response};
 use credits::app::App;
@@ -8,6 +8,8 @@ use credits::ledger::TransactionId;
 use credits::views::{BalanceView, EntryView, PlansView, TransactionsPage};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
+
+mod preview;
 
 pub const MIN_LIMIT: usize = 1;
 pub const DEFAULT_LIMIT: usize = 20;
@@ -18,6 +20,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         "GET /credits/balance" => balance(app, &req).await,
         "GET /credits/transactions" => transactions(app, &req).await,
         "GET /credits/plans" => plans(app).await,
+        "GET /credits/preview" => preview::preview(app, &req).await,
         _ => Err(ApiError::not_found()),
     };
     result.unwrap_or_else(ApiError::into_response)
@@ -25,7 +28,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 async fn balance(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let user = api::user(req)?;
-    let account = app.service.account(&user, app.clock.now()).await?;
+    let account = app.service.touch_account(&user, app.clock.now()).await?;
     let flags = app.flags.read().await.flags;
     Ok(json_response(
         StatusCode::OK,
@@ -49,14 +52,7 @@ async fn transactions(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
 
 /// `limit` (1 to 100, default 20) and `cursor` (a `next_cursor` this API gave), each at most once.
 pub fn page_query(req: &Request) -> Result<(usize, Option<TransactionId>), ApiError> {
-    let query = req.query_string_parameters_ref();
-    let single = |name: &str| -> Result<Option<&str>, ApiError> {
-        match query.and_then(|q| q.all(name)) {
-            None => Ok(None),
-            Some(v) if v.len() == 1 => Ok(Some(v[0])),
-            Some(_) => Err(ApiError::invalid(format!("{name} is given more than once"))),
-        }
-    };
+    let single = |name: &str| query_once(req, name);
     let limit = match single("limit")? {
         None => DEFAULT_LIMIT,
         Some(raw) => raw
@@ -77,6 +73,15 @@ pub fn page_query(req: &Request) -> Result<(usize, Option<TransactionId>), ApiEr
         })
         .transpose()?;
     Ok((limit, cursor))
+}
+
+/// The query parameter `name`, refused when given more than once.
+fn query_once<'r>(req: &'r Request, name: &str) -> Result<Option<&'r str>, ApiError> {
+    match req.query_string_parameters_ref().and_then(|q| q.all(name)) {
+        None => Ok(None),
+        Some(v) if v.len() == 1 => Ok(Some(v[0])),
+        Some(_) => Err(ApiError::invalid(format!("{name} is given more than once"))),
+    }
 }
 
 /// Public (no authorizer), so it reads only the flags: a caller's own plan is in its balance.

@@ -3,8 +3,8 @@
 use chrono::{Datelike, Utc};
 use credits::account::UserId;
 use credits::app::App;
-use credits::local::{ApiCall, isolated_app, response_json};
 use credits::service::Deduct;
+use credits_testkit::{ApiCall, isolated_app, response_json};
 use serde_json::Value;
 
 use super::handle;
@@ -22,7 +22,7 @@ async fn spend(app: &App, user: &str, amount: i64, key: &str) {
         request: key,
     };
     app.service
-        .deduct(&user, &cmd, Utc::now(), |_| "{}".into())
+        .deduct(&user, &cmd, &credits::flags::Flags::DEFAULT, Utc::now())
         .await
         .unwrap();
 }
@@ -192,7 +192,7 @@ async fn plans_list_allowances_and_v1_packages() {
 #[tokio::test]
 async fn plans_in_v2_offer_no_packages() {
     let app = isolated_app("balance-plans-v2").await;
-    credits::local::set_version(&app, "v2").await;
+    credits_testkit::set_version(&app, "v2").await;
     let (_, body) = call(&app, ApiCall::new("GET", "/credits/plans")).await;
     assert_eq!(body["packages"], serde_json::json!([]));
     assert_eq!(body["purchases_enabled"], false);

@@ -2,18 +2,15 @@
 
 use credits::api::{self, ApiError, json_response};
 use credits::app::App;
-use credits::flags::Flags;
-use credits::ledger::EntryKind;
 use credits::plan::Credits;
-use credits::rules::{self, Change, MAX_DEDUCT, MAX_HOLD_TTL, MIN_DEDUCT, MIN_HOLD_TTL};
-use credits::service::{Once, Refused, ServiceError};
-use credits::views::BalanceView;
+use credits::rules::{self, MAX_DEDUCT, MAX_HOLD_TTL, MIN_DEDUCT, MIN_HOLD_TTL};
+use credits::service::{OpenHold, ServiceError};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{MAX_BODY_BYTES, answer_once, idempotency_key, whole_number};
+use crate::{MAX_BODY_BYTES, answer_once, idempotency_key, refused, whole_number};
 
 /// `POST /credits/holds`: reserve `amount` credits for `ttl_seconds` (default 900).
 #[derive(Deserialize)]
@@ -39,19 +36,6 @@ struct HoldRequest {
     ttl_seconds: i64,
 }
 
-/// A hold just opened, and the balance view with its credits held.
-#[derive(Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Opened<'a> {
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^h_[0-9]{12}$"))]
-    hold_id: &'a str,
-    amount: Credits,
-    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
-    expires_at: String,
-    #[serde(flatten)]
-    balance: BalanceView,
-}
-
 pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let user = api::user(req)?;
     let key = idempotency_key(req)?;
@@ -65,54 +49,17 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     };
     let fingerprint = serde_json::to_string(&request).unwrap_or_default();
     let flags = app.flags.read().await.flags;
-    let now = app.clock.now();
-    let cause = format!("idem:{key}");
-    let once = Once {
+    let cmd = OpenHold {
+        amount: request.amount,
+        ttl_seconds: request.ttl_seconds,
         key,
         request: &fingerprint,
     };
     let answer = app
         .service
-        .once(
-            &user,
-            &once,
-            now,
-            StatusCode::CREATED.as_u16(),
-            |change| render_opened(change, &flags),
-            |current| {
-                rules::hold(
-                    current,
-                    &user,
-                    request.amount,
-                    request.ttl_seconds,
-                    &cause,
-                    now,
-                )
-                .map(|(change, _)| change)
-                .map_err(Refused::from)
-            },
-        )
+        .open_hold(&user, &cmd, &flags, app.clock.now())
         .await;
-    answer_once(answer, &flags)
-}
-
-fn render_opened(change: &Change, flags: &Flags) -> String {
-    let Some(first) = change.entries.iter().find(|e| e.kind == EntryKind::Hold) else {
-        return String::new();
-    };
-    let id = rules::hold_id(first.seq);
-    let Some(hold) = change.account.holds.get(&id) else {
-        return String::new();
-    };
-    serde_json::to_string(&Opened {
-        hold_id: &id,
-        amount: hold.amount,
-        expires_at: hold
-            .expires_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        balance: BalanceView::new(&change.account, flags),
-    })
-    .unwrap_or_default()
+    answer_once(answer, StatusCode::CREATED, &flags)
 }
 
 /// The `{id}` of the route, if it can name a hold at all; anything else is simply not found.
@@ -140,22 +87,6 @@ pub struct CommitBody {
     amount: Option<Value>,
 }
 
-/// A hold committed or released, and the balance view after it.
-#[derive(Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Closed {
-    #[serde(flatten)]
-    balance: BalanceView,
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^h_[0-9]{12}$"))]
-    hold_id: String,
-    deducted: Credits,
-    released: Credits,
-    expired: Credits,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^tx_[0-9]{12}$"))]
-    transaction_id: Option<String>,
-}
-
 pub async fn commit(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let user = api::user(req)?;
     let id = hold_id(req)?;
@@ -168,63 +99,25 @@ pub async fn commit(app: &App, req: &Request) -> Result<Response<Body>, ApiError
             Some(v) => Some(whole_number("amount", &v, 0, MAX_DEDUCT)?),
         }
     };
-    let now = app.clock.now();
-    let result = app
+    let flags = app.flags.read().await.flags;
+    let ended = app
         .service
-        .apply(&user, now, |current| {
-            rules::commit_hold(current, &user, &id, amount, now).map_err(Refused::from)
-        })
-        .await;
-    closed(app, &user, &id, result).await
+        .commit_hold(&user, &id, amount, &flags, app.clock.now())
+        .await
+        .map_err(|e| refused(e, &flags))?;
+    Ok(json_response(StatusCode::OK, &ended))
 }
 
 pub async fn release(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let user = api::user(req)?;
     let id = hold_id(req)?;
-    let now = app.clock.now();
-    let result = app
-        .service
-        .apply(&user, now, |current| {
-            rules::release_hold(current, &user, &id, now).map_err(Refused::from)
-        })
-        .await;
-    closed(app, &user, &id, result).await
-}
-
-/// The answer to a commit or release: what happened to the hold, or why nothing did.
-async fn closed(
-    app: &App,
-    user: &credits::account::UserId,
-    id: &str,
-    result: Result<Change, ServiceError>,
-) -> Result<Response<Body>, ApiError> {
-    let change = match result {
-        Ok(change) => change,
-        Err(ServiceError::HoldNotFound) => {
-            return Err(app.service.hold_not_open(user, id).await.into());
-        }
-        Err(e) => return Err(e.into()),
-    };
     let flags = app.flags.read().await.flags;
-    let Some(hold) = change.closed_holds.iter().find(|h| h.hold_id == id) else {
-        return Err(api::internal(&ServiceError::HoldNotFound));
-    };
-    let transaction_id = change
-        .entries
-        .iter()
-        .find(|e| e.cause == format!("hold:{id}"))
-        .map(|e| e.id().to_string());
-    Ok(json_response(
-        StatusCode::OK,
-        &Closed {
-            balance: BalanceView::new(&change.account, &flags),
-            hold_id: id.to_owned(),
-            deducted: hold.committed,
-            released: hold.released,
-            expired: hold.expired,
-            transaction_id,
-        },
-    ))
+    let ended = app
+        .service
+        .release_hold(&user, &id, &flags, app.clock.now())
+        .await
+        .map_err(|e| refused(e, &flags))?;
+    Ok(json_response(StatusCode::OK, &ended))
 }
 
 #[cfg(test)]

@@ -2,17 +2,16 @@
 
 mod holds;
 
-pub use holds::{Closed, CommitBody, HoldBody, Opened};
+pub use holds::{CommitBody, HoldBody};
 
 use credits::account::Account;
-use credits::api::{self, ApiError, raw_json_response};
+use credits::api::{self, ApiError, ErrorCode, json_response, raw_json_response};
 use credits::app::App;
 use credits::flags::Flags;
-use credits::ledger::EntryKind;
 use credits::plan::Credits;
-use credits::rules::{Change, MAX_DEDUCT, MIN_DEDUCT};
+use credits::rules::{MAX_DEDUCT, MIN_DEDUCT};
 use credits::service::{Answer, Deduct, ServiceError};
-use credits::views::{BalanceView, InsufficientView};
+use credits::views::InsufficientView;
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -109,32 +108,6 @@ pub fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
     Ok(key)
 }
 
-/// A deduct's answer: the balance view after it, what it took and its ledger entry.
-#[derive(Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Deducted<'a> {
-    #[serde(flatten)]
-    balance: BalanceView,
-    deducted: Credits,
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^tx_[0-9]{12}$"))]
-    transaction_id: &'a str,
-}
-
-fn render(change: &Change, amount: Credits, flags: &Flags) -> String {
-    let transaction_id = change
-        .entries
-        .iter()
-        .find(|e| e.kind == EntryKind::Deduct)
-        .map(|e| e.id().to_string())
-        .unwrap_or_default();
-    serde_json::to_string(&Deducted {
-        balance: BalanceView::new(&change.account, flags),
-        deducted: amount,
-        transaction_id: &transaction_id,
-    })
-    .unwrap_or_default()
-}
-
 async fn deduct(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let user = api::user(req)?;
     let key = idempotency_key(req)?;
@@ -149,32 +122,34 @@ async fn deduct(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     };
     let answer = app
         .service
-        .deduct(&user, &cmd, app.clock.now(), |change| {
-            render(change, request.amount, &flags)
-        })
+        .deduct(&user, &cmd, &flags, app.clock.now())
         .await;
-    answer_once(answer, &flags)
+    answer_once(answer, StatusCode::OK, &flags)
 }
 
-/// An idempotent request's answer, or its error with a 402 that names the options.
-pub(crate) fn answer_once(
-    answer: Result<Answer, ServiceError>,
+/// An idempotent request's answer with `status`, or its error with a 402 that names the options.
+pub(crate) fn answer_once<T: Serialize>(
+    answer: Result<Answer<T>, ServiceError>,
+    status: StatusCode,
     flags: &Flags,
 ) -> Result<Response<Body>, ApiError> {
-    match answer {
-        Ok(answer) => Ok(respond(answer)),
-        Err(ServiceError::Insufficient { account, required }) => {
-            Err(insufficient(&account, required, flags))
-        }
-        Err(e) => Err(e.into()),
+    answer
+        .map(|answer| respond(answer, status))
+        .map_err(|e| refused(e, flags))
+}
+
+/// A refusal as the contract answers it: a 402 names the options, which only the flags know.
+pub(crate) fn refused(e: ServiceError, flags: &Flags) -> ApiError {
+    match e {
+        ServiceError::Insufficient { account, required } => insufficient(&account, required, flags),
+        e => e.into(),
     }
 }
 
 /// The 402: what the user has, needs, and can do about it.
 fn insufficient(account: &Account, required: Credits, flags: &Flags) -> ApiError {
     ApiError::new(
-        StatusCode::PAYMENT_REQUIRED,
-        "insufficient_credits",
+        ErrorCode::InsufficientCredits,
         format!(
             "{required} credits required, {} available",
             account.balance()
@@ -183,20 +158,18 @@ fn insufficient(account: &Account, required: Credits, flags: &Flags) -> ApiError
     .with(InsufficientView::new(account, required, flags))
 }
 
-/// An idempotent answer as the response; a replay says so in a header.
-pub fn respond(answer: Answer) -> Response<Body> {
-    let (status, body, replayed) = match answer {
-        Answer::Applied { status, body } => (status, body, false),
-        Answer::Replayed { status, body } => (status, body, true),
-    };
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    let mut response = raw_json_response(status, body);
-    if replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+/// An idempotent answer as the response; a replay, sent as recorded, says so in a header.
+pub fn respond<T: Serialize>(answer: Answer<T>, status: StatusCode) -> Response<Body> {
+    match answer {
+        Answer::Applied(view) => json_response(status, &view),
+        Answer::Replayed(recorded) => {
+            let mut response = raw_json_response(status, recorded);
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
+        }
     }
-    response
 }
 
 #[cfg(test)]

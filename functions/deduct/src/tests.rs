@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use credits::app::App;
-use credits::local::{ApiCall, isolated_app, response_json};
+use credits_testkit::{ApiCall, isolated_app, response_json};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
@@ -23,7 +23,7 @@ async fn call(app: &App, call: ApiCall) -> (u16, Value) {
 
 /// The account's spendable balance and ledger (type, amount), newest first.
 async fn state(app: &App, user: &str) -> (i64, Vec<(String, i64)>) {
-    let (account, entries) = credits::local::account_and_ledger(app, user).await;
+    let (account, entries) = credits_testkit::account_and_ledger(app, user).await;
     let ledger = entries
         .iter()
         .map(|e| (e.kind.as_str().to_owned(), e.amount))
@@ -77,7 +77,7 @@ async fn not_enough_credits_is_a_402_with_options_and_changes_nothing() {
 #[tokio::test]
 async fn in_v2_a_402_offers_upgrades_only() {
     let app = isolated_app("deduct-402-v2").await;
-    credits::local::set_version(&app, "v2").await;
+    credits_testkit::set_version(&app, "v2").await;
     let (status, body) = call(&app, deduct_call("cy", "k-1", r#"{"amount": 99}"#)).await;
     assert_eq!(status, 402);
     assert!(body.get("purchase_options").is_none(), "{body}");

@@ -2,28 +2,54 @@
 //! period and gets its record) and support's routes ([`crate::support`]).
 
 use credits::account::UserId;
-use credits::api::{self, ApiError, json_response};
+use credits::api::{self, ApiError, ErrorCode, json_response};
 use credits::app::App;
-use credits::reset::{ResetError, ResetJob, admin_run_id};
+use credits::reset::{ResetError, admin_run_id};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use crate::{Fanout, JobError, support};
+use crate::config::{AdminResetConfig, AdminSettings};
+use crate::{Fanout, JobError, Reset, support};
+
+/// What the admin-reset function works with, built once per cold start.
+pub struct Admin {
+    pub reset: Reset,
+    /// The `cognito:groups` entry of an admin.
+    pub group: String,
+}
+
+impl Admin {
+    pub fn new(app: &App, settings: AdminSettings, fanout: Fanout) -> Self {
+        Self {
+            reset: Reset::new(app, settings.job, fanout),
+            group: settings.group,
+        }
+    }
+
+    /// Logging, the configuration ([`AdminResetConfig`]), the App (support's routes use it)
+    /// and the fan-out.
+    pub async fn cold_start() -> Result<(App, Self), credits::config::ConfigError> {
+        credits::app::init_logging();
+        let config = AdminResetConfig::from_env()?;
+        let (app, fanout) = crate::connect(config.app, config.fanout).await;
+        let admin = Self::new(&app, config.admin, fanout);
+        Ok((app, admin))
+    }
+}
 
 /// Every admin route: support's, and the reset's ([`handle`]).
-pub async fn serve(app: &App, job: &ResetJob, fanout: &Fanout, req: Request) -> Response<Body> {
-    let group = &job.settings().admin_group;
+pub async fn serve(app: &App, admin: &Admin, req: Request) -> Response<Body> {
     let result = match api::route(&req).as_str() {
-        support::ACCOUNT_ROUTE => support::account(app, group, &req).await,
-        support::ADJUST_ROUTE => support::adjust(app, group, &req).await,
-        _ => return handle(job, fanout, req).await,
+        support::ACCOUNT_ROUTE => support::account(app, &admin.group, &req).await,
+        support::ADJUST_ROUTE => support::adjust(app, &admin.group, &req).await,
+        _ => return handle(admin, req).await,
     };
     result.unwrap_or_else(ApiError::into_response)
 }
 
-pub async fn handle(job: &ResetJob, fanout: &Fanout, req: Request) -> Response<Body> {
+pub async fn handle(admin: &Admin, req: Request) -> Response<Body> {
     let result = match api::route(&req).as_str() {
-        "POST /admin/credits/reset" => reset(job, fanout, &req).await,
+        "POST /admin/credits/reset" => reset(admin, &req).await,
         _ => Err(ApiError::not_found()),
     };
     result.unwrap_or_else(ApiError::into_response)
@@ -43,27 +69,29 @@ pub fn in_group(claim: &str, group: &str) -> bool {
 /// saying `refusal`.
 pub fn require_admin(req: &Request, group: &str, refusal: &str) -> Result<UserId, ApiError> {
     let user = api::user(req)?;
-    let admin = api::claims(req)
+    let is_admin = api::claims(req)
         .and_then(|c| c.get("cognito:groups"))
         .is_some_and(|g| in_group(g, group));
-    if !admin {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", refusal));
+    if !is_admin {
+        return Err(ApiError::new(ErrorCode::Forbidden, refusal));
     }
     Ok(user)
 }
 
-async fn reset(job: &ResetJob, fanout: &Fanout, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn reset(admin: &Admin, req: &Request) -> Result<Response<Body>, ApiError> {
     let user = require_admin(
         req,
-        &job.settings().admin_group,
+        &admin.group,
         "only an administrator can start a reset run",
     )?;
-    let now = job.clock().now();
-    let run = job
+    let reset = &admin.reset;
+    let now = reset.clock.now();
+    let run = reset
+        .job
         .start(&admin_run_id(now), &format!("admin:{user}"), now)
         .await
         .map_err(reset_error)?;
-    let view = fanout.launch(job, &run).await.map_err(|e| match e {
+    let view = reset.launch(&run).await.map_err(|e| match e {
         JobError::Reset(e) => reset_error(e),
         other => api::internal(&other),
     })?;

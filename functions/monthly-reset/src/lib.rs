@@ -4,14 +4,24 @@
 //! checkpoints and invokes itself again to resume. Locally the segments run in process.
 
 pub mod admin;
+pub mod config;
+pub mod in_process;
 pub mod support;
 
 use std::time::{Duration, Instant};
 
+use credits::app::App;
+use credits::clock::Clock;
 use credits::period::Period;
-use credits::reset::{ResetError, ResetJob, RunRecord, RunView, SCHEDULED_RUN, SegmentOutcome};
+use credits::reset::{
+    ResetError, ResetJob, ResetSettings, RunRecord, SCHEDULED_RUN, SegmentOutcome,
+};
+use credits::views::RunView;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+pub use config::FANOUT_VAR;
+use config::{FanoutTarget, ResetConfig};
 
 /// What the function is invoked with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,10 +63,18 @@ pub enum Fanout {
 /// How long a local run may take when its segments run in process.
 pub const LOCAL_BUDGET: Duration = Duration::from_secs(600);
 
-/// `CREDITS_RESET_FANOUT`: `lambda` (the default) or `in-process`.
-pub const FANOUT_VAR: &str = "CREDITS_RESET_FANOUT";
-
 impl Fanout {
+    /// The fan-out `target` names, its Lambda client on `sdk`.
+    pub fn new(target: FanoutTarget, sdk: &aws_config::SdkConfig) -> Self {
+        match target {
+            FanoutTarget::InProcess => Fanout::local(),
+            FanoutTarget::Lambda { function } => Fanout::Lambda {
+                client: aws_sdk_lambda::Client::new(sdk),
+                function,
+            },
+        }
+    }
+
     /// The segments of a local run, in this process for at most [`LOCAL_BUDGET`].
     pub fn local() -> Self {
         Fanout::InProcess {
@@ -71,29 +89,6 @@ impl Fanout {
         match self {
             Fanout::InProcess { budget } => Instant::now() + *budget,
             Fanout::Lambda { .. } => deadline,
-        }
-    }
-
-    /// Starts every unfinished segment of `run`. In process, they run to the end (or the
-    /// budget) before this returns; on Lambda, they are queued.
-    pub async fn launch(&self, job: &ResetJob, run: &RunRecord) -> Result<RunView, JobError> {
-        match self {
-            Fanout::InProcess { budget } => {
-                Ok(job.run_in_process(run, Instant::now() + *budget).await?)
-            }
-            Fanout::Lambda { .. } => {
-                for segment in 0..run.segments {
-                    self.invoke(&Event::Segment {
-                        period: run.period,
-                        run_id: run.run_id.clone(),
-                        segment,
-                    })
-                    .await?;
-                }
-                job.view(run.period, &run.run_id)
-                    .await?
-                    .ok_or_else(|| JobError::Reset(missing(run)))
-            }
         }
     }
 
@@ -122,28 +117,85 @@ impl Fanout {
     }
 }
 
-fn missing(run: &RunRecord) -> ResetError {
-    ResetError::NoSuchRun {
-        period: run.period,
-        run_id: run.run_id.clone(),
-        segment: 0,
+/// What the monthly-reset function works with, built once per cold start: the job, how its
+/// segments are started, and the time it acts on (the App's clock).
+pub struct Reset {
+    pub job: ResetJob,
+    pub fanout: Fanout,
+    pub clock: Clock,
+}
+
+impl Reset {
+    /// The job over `app`'s table with `settings`, at `app`'s time.
+    pub fn new(app: &App, settings: ResetSettings, fanout: Fanout) -> Self {
+        Self {
+            job: ResetJob::new(app.service.clone(), settings),
+            fanout,
+            clock: app.clock.clone(),
+        }
     }
+
+    /// Logging, the configuration ([`ResetConfig`]), the App and the fan-out.
+    pub async fn cold_start() -> Result<Self, credits::config::ConfigError> {
+        credits::app::init_logging();
+        let config = ResetConfig::from_env()?;
+        let (app, fanout) = connect(config.app, config.fanout).await;
+        Ok(Self::new(&app, config.job, fanout))
+    }
+
+    /// The run with its progress so far.
+    pub async fn view(&self, period: Period, run_id: &str) -> Result<Option<RunView>, ResetError> {
+        Ok(self
+            .job
+            .progress(period, run_id)
+            .await?
+            .map(|p| RunView::new(&p)))
+    }
+
+    /// Starts every unfinished segment of `run`. In process, they run to the end (or the
+    /// budget) before this returns; on Lambda, they are queued.
+    pub async fn launch(&self, run: &RunRecord) -> Result<RunView, JobError> {
+        match &self.fanout {
+            Fanout::InProcess { budget } => {
+                Ok(
+                    in_process::run_segments(&self.job, &self.clock, run, Instant::now() + *budget)
+                        .await?,
+                )
+            }
+            Fanout::Lambda { .. } => {
+                for segment in 0..run.segments {
+                    self.fanout
+                        .invoke(&Event::Segment {
+                            period: run.period,
+                            run_id: run.run_id.clone(),
+                            segment,
+                        })
+                        .await?;
+                }
+                self.view(run.period, &run.run_id)
+                    .await?
+                    .ok_or_else(|| JobError::Reset(ResetError::missing(run)))
+            }
+        }
+    }
+}
+
+/// The App and the fan-out over the AWS SDK's configuration, built once.
+async fn connect(config: credits::config::Config, fanout: FanoutTarget) -> (App, Fanout) {
+    let sdk = credits::config::aws().await;
+    (App::new(&sdk, config), Fanout::new(fanout, &sdk))
 }
 
 /// One invocation. An error makes Lambda retry the same event, which resumes from the
 /// checkpoints: a retried or repeated run changes nothing twice.
-pub async fn handle(
-    job: &ResetJob,
-    fanout: &Fanout,
-    event: Event,
-    deadline: Instant,
-) -> Result<Value, JobError> {
+pub async fn handle(reset: &Reset, event: Event, deadline: Instant) -> Result<Value, JobError> {
     match event {
         Event::Start => {
-            let run = job
-                .start(SCHEDULED_RUN, "schedule", job.clock().now())
+            let run = reset
+                .job
+                .start(SCHEDULED_RUN, "schedule", reset.clock.now())
                 .await?;
-            let view = fanout.launch(job, &run).await?;
+            let view = reset.launch(&run).await?;
             Ok(serde_json::to_value(view).unwrap_or(Value::Null))
         }
         Event::Segment {
@@ -151,11 +203,19 @@ pub async fn handle(
             run_id,
             segment,
         } => {
-            let outcome = job
-                .run_segment(period, &run_id, segment, fanout.deadline(deadline))
+            let outcome = reset
+                .job
+                .run_segment(
+                    &reset.clock,
+                    period,
+                    &run_id,
+                    segment,
+                    reset.fanout.deadline(deadline),
+                )
                 .await?;
             if outcome == SegmentOutcome::Paused {
-                fanout
+                reset
+                    .fanout
                     .invoke(&Event::Segment {
                         period,
                         run_id: run_id.clone(),
@@ -175,48 +235,3 @@ pub async fn handle(
 
 #[cfg(test)]
 mod tests;
-
-/// What both binaries build once per cold start: logging, the job over the App, and the
-/// fan-out: with `CREDITS_RESET_FANOUT=in-process` (local runs, such as `cargo lambda watch`,
-/// where no Lambda service answers) the segments run in this process; otherwise each is an
-/// asynchronous invocation of the reset function named by the environment variable
-/// `function_var`, which must then be set.
-pub async fn cold_start(
-    function_var: &str,
-) -> Result<(ResetJob, Fanout), Box<dyn std::error::Error + Send + Sync>> {
-    let (_, job, fanout) = cold_start_app(function_var).await?;
-    Ok((job, fanout))
-}
-
-/// [`cold_start`], and the App the job works with: the admin function's support routes use it.
-pub async fn cold_start_app(
-    function_var: &str,
-) -> Result<(credits::app::App, ResetJob, Fanout), Box<dyn std::error::Error + Send + Sync>> {
-    credits::app::init_logging();
-    let config = credits::config::Config::from_env()?;
-    let sdk = credits::config::aws().await;
-    let app = credits::app::App::new(&sdk, config);
-    let job = ResetJob::new(
-        app.service.clone(),
-        credits::reset::ResetSettings::from_env()?,
-        app.clock.clone(),
-    );
-    let fanout = match std::env::var(FANOUT_VAR).as_deref() {
-        Ok("in-process") => Fanout::local(),
-        Ok("lambda") | Err(_) => Fanout::Lambda {
-            client: aws_sdk_lambda::Client::new(&sdk),
-            function: std::env::var(function_var).map_err(|_| {
-                format!(
-                    "{function_var} (the monthly-reset function's name) is not set; for a \
-                     local run set {FANOUT_VAR}=in-process"
-                )
-            })?,
-        },
-        Ok(other) => {
-            return Err(
-                format!("{FANOUT_VAR}: expected lambda or in-process, got {other:?}").into(),
-            );
-        }
-    };
-    Ok((app, job, fanout))
-}

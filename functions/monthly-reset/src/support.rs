@@ -6,10 +6,9 @@
 use credits::account::UserId;
 use credits::api::{self, ApiError, json_response};
 use credits::app::App;
-use credits::flags::Flags;
-use credits::ledger::{Bucket, EntryKind};
+use credits::ledger::Bucket;
 use credits::plan::Credits;
-use credits::rules::{Change, MAX_ADJUSTMENT};
+use credits::rules::MAX_ADJUSTMENT;
 use credits::service::{Adjust, ServiceError};
 use credits::views::{BalanceView, EntryView, TransactionsPage};
 use lambda_http::http::StatusCode;
@@ -97,30 +96,6 @@ fn signed_amount(value: &Value) -> Result<Credits, ApiError> {
     Ok(amount)
 }
 
-/// An adjustment's answer: its ledger entry and the balance view after it.
-#[derive(Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Adjusted {
-    entry: EntryView,
-    account: BalanceView,
-}
-
-fn render(change: &Change, flags: &Flags) -> String {
-    let entry = change
-        .entries
-        .iter()
-        .rfind(|e| e.kind == EntryKind::Adjust)
-        .cloned();
-    let Some(entry) = entry else {
-        return String::new();
-    };
-    serde_json::to_string(&Adjusted {
-        entry: entry.into(),
-        account: BalanceView::new(&change.account, flags),
-    })
-    .unwrap_or_default()
-}
-
 /// The `{user_id}` of the route. One that cannot name a user names no account: 404.
 fn target(req: &Request) -> Result<UserId, ApiError> {
     req.path_parameters_ref()
@@ -182,11 +157,9 @@ pub async fn adjust(
     };
     let adjusted = app
         .service
-        .adjust(&user, &cmd, app.clock.now(), |change| {
-            render(change, &flags)
-        })
+        .adjust(&user, &cmd, &flags, app.clock.now())
         .await?;
-    Ok(deduct::respond(adjusted.answer))
+    Ok(deduct::respond(adjusted.answer, StatusCode::CREATED))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! same answer behind the authorizer, with the balance. The local gateway passes the claims of
 //! a valid token on public routes too, so there `/credits/status` shows the balance as well.
 
-use credits::api::{self, ApiError, json_response};
+use credits::api::{self, ApiError, ErrorCode, json_response};
 use credits::app::App;
 use credits::flags::{FlagReading, FlagSource};
 use credits::views::BalanceView;
@@ -92,16 +92,14 @@ async fn status(app: &App, req: &Request, user_required: bool) -> Result<Respons
     let reading = app.flags.read().await;
     if let Err(e) = app.service.store().health().await {
         tracing::error!(error = %e, "status: the store cannot be read");
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
-            "the store cannot be read",
-        )
-        .with(view(&reading, false)));
+        return Err(
+            ApiError::new(ErrorCode::ServiceUnavailable, "the store cannot be read")
+                .with(view(&reading, false)),
+        );
     }
     let mut body = view(&reading, true);
     if let Some(user) = user {
-        let account = app.service.account(&user, app.clock.now()).await?;
+        let account = app.service.touch_account(&user, app.clock.now()).await?;
         body.account = Some(BalanceView::new(&account, &reading.flags));
     }
     Ok(json_response(StatusCode::OK, &body))

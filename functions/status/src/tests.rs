@@ -2,7 +2,7 @@
 
 use credits::app::App;
 use credits::config::Config;
-use credits::local::{ApiCall, isolated_app, response_json};
+use credits_testkit::{ApiCall, isolated_app, response_json};
 use serde_json::Value;
 
 use super::handle;

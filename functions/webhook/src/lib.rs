@@ -1,165 +1,26 @@
 //! The Stripe webhook (a Lambda Function URL): verify the signature on the raw body, map the
-//! event to a command (`credits::stripe`), apply it once (`CreditService::apply_stripe`).
+//! event to a command (`credits::stripe`), apply it once (`CreditService::apply_stripe_event`).
 
-use std::fmt;
-
-use credits::api::{ApiError, json_response};
+use credits::api::{ApiError, ErrorCode, json_response};
 use credits::app::App;
 use credits::flags::FlagSource;
-use credits::service::stripe::{StripeContext, StripeError};
-use credits::stripe::{Command, PriceMap};
+use credits::service::stripe_event::{StripeContext, StripeError};
+use credits::stripe::Command;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
+pub use config::{LOCAL_SECRET, SigningSecret, Webhook, WebhookConfigError};
 pub use line_items::{ApiKey, LineItems};
 pub use signature::{SignatureError, sign};
 
+pub mod config;
 pub mod line_items;
 pub mod signature;
 
 /// Stripe's events are a few KiB; anything this large is not one.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
-/// The local stack's signing secret (SPEC).
-pub const LOCAL_SECRET: &str = "whsec_local";
-
-/// The endpoint's signing secret. Never printed.
-#[derive(Clone)]
-pub struct SigningSecret(String);
-
-impl SigningSecret {
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-
-    /// For signing test and sample events.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SigningSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SigningSecret(<redacted>)")
-    }
-}
-
-/// What the webhook needs besides the core's [`App`]: built once per cold start.
-#[derive(Debug, Clone)]
-pub struct Webhook {
-    pub secret: SigningSecret,
-    pub prices: PriceMap,
-    /// The Stripe API, for a paid checkout without `metadata.price_id`; `None` without a key
-    /// (such a checkout is then answered 503 until one is configured).
-    pub line_items: Option<LineItems>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum WebhookConfigError {
-    #[error("environment variable {name} is invalid: {problem}")]
-    Invalid { name: &'static str, problem: String },
-    #[error("the SSM parameter {name} cannot be read: {message}")]
-    Parameter { name: String, message: String },
-}
-
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-impl Webhook {
-    /// The signing secret from the SSM SecureString named by `STRIPE_WEBHOOK_SECRET_PARAMETER`,
-    /// else `STRIPE_WEBHOOK_SECRET` (default `whsec_local`); the Stripe API key likewise from
-    /// `STRIPE_API_KEY_PARAMETER`, else `STRIPE_API_KEY` (none: no lookup). Both parameters are
-    /// read here, together, with decryption; a failure fails the cold start.
-    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, WebhookConfigError> {
-        let ssm = aws_sdk_ssm::Client::new(sdk);
-        let (secret, key) = tokio::try_join!(
-            secure(
-                &ssm,
-                "STRIPE_WEBHOOK_SECRET_PARAMETER",
-                "STRIPE_WEBHOOK_SECRET"
-            ),
-            secure(&ssm, "STRIPE_API_KEY_PARAMETER", "STRIPE_API_KEY"),
-        )?;
-        let key_name = match var("STRIPE_API_KEY_PARAMETER") {
-            Some(_) => "STRIPE_API_KEY_PARAMETER",
-            None => "STRIPE_API_KEY",
-        };
-        Self::build(secret, key, key_name)
-    }
-
-    /// The local stack's: `STRIPE_WEBHOOK_SECRET` (default `whsec_local`), `STRIPE_API_KEY`,
-    /// `STRIPE_API_BASE` and `STRIPE_PRICES`.
-    pub fn from_local_env() -> Result<Self, WebhookConfigError> {
-        Self::build(
-            var("STRIPE_WEBHOOK_SECRET"),
-            var("STRIPE_API_KEY"),
-            "STRIPE_API_KEY",
-        )
-    }
-
-    fn build(
-        secret: Option<String>,
-        key: Option<String>,
-        key_name: &'static str,
-    ) -> Result<Self, WebhookConfigError> {
-        let prices = prices_from(var("STRIPE_PRICES"))?;
-        let invalid = |name, problem: String| WebhookConfigError::Invalid { name, problem };
-        let line_items = match key {
-            None => None,
-            Some(key) => {
-                let key = ApiKey::parse(key).map_err(|e| invalid(key_name, e.to_string()))?;
-                let base = var("STRIPE_API_BASE");
-                Some(
-                    LineItems::new(&key, base.as_deref())
-                        .map_err(|problem| invalid("STRIPE_API_BASE", problem))?,
-                )
-            }
-        };
-        Ok(Self {
-            secret: SigningSecret(secret.unwrap_or_else(|| LOCAL_SECRET.into())),
-            prices,
-            line_items,
-        })
-    }
-}
-
-/// The SecureString named by `parameter` (read with decryption), else the value of `plain`.
-async fn secure(
-    ssm: &aws_sdk_ssm::Client,
-    parameter: &str,
-    plain: &str,
-) -> Result<Option<String>, WebhookConfigError> {
-    let Some(name) = var(parameter) else {
-        return Ok(var(plain));
-    };
-    let failed = |message: String| WebhookConfigError::Parameter {
-        name: name.clone(),
-        message,
-    };
-    let out = ssm
-        .get_parameter()
-        .name(&name)
-        .with_decryption(true)
-        .send()
-        .await
-        .map_err(|e| failed(aws_sdk_ssm::error::DisplayErrorContext(e).to_string()))?;
-    out.parameter
-        .and_then(|p| p.value)
-        .filter(|v| !v.is_empty())
-        .map(Some)
-        .ok_or_else(|| failed("empty".into()))
-}
-
-fn prices_from(spec: Option<String>) -> Result<PriceMap, WebhookConfigError> {
-    PriceMap::parse(spec.as_deref().unwrap_or(PriceMap::DEFAULT)).map_err(|e| {
-        WebhookConfigError::Invalid {
-            name: "STRIPE_PRICES",
-            problem: e.to_string(),
-        }
-    })
-}
 
 pub async fn handle(app: &App, hook: &Webhook, req: Request) -> Response<Body> {
     match receive(app, hook, &req).await {
@@ -171,36 +32,30 @@ pub async fn handle(app: &App, hook: &Webhook, req: Request) -> Response<Body> {
     }
 }
 
-fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, code, message)
-}
-
 async fn receive(app: &App, hook: &Webhook, req: &Request) -> Result<&'static str, ApiError> {
     if req.method() != Method::POST {
         return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "Stripe events are POSTed",
         ));
     }
     let body = req.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
-        return Err(bad(
-            "invalid_request",
-            format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-        ));
+        return Err(ApiError::invalid(format!(
+            "the body is larger than {MAX_BODY_BYTES} bytes"
+        )));
     }
     // One reading for the whole event: the signature's tolerance and the rules see one time.
     let now = app.clock.now();
     let payload =
-        std::str::from_utf8(body).map_err(|_| bad("invalid_request", "the body is not UTF-8"))?;
+        std::str::from_utf8(body).map_err(|_| ApiError::invalid("the body is not UTF-8"))?;
     let signature = req
         .headers()
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
-            bad(
-                "invalid_signature",
+            ApiError::new(
+                ErrorCode::InvalidSignature,
                 "the Stripe-Signature header is missing",
             )
         })?;
@@ -208,20 +63,23 @@ async fn receive(app: &App, hook: &Webhook, req: &Request) -> Result<&'static st
         Ok(()) => {}
         Err(SignatureError::Stale(t)) => {
             tracing::warn!(timestamp = t, "signature timestamp outside the tolerance");
-            return Err(bad(
-                "invalid_signature",
+            return Err(ApiError::new(
+                ErrorCode::InvalidSignature,
                 "the signature's timestamp is outside the tolerance",
             ));
         }
         Err(e) => {
             tracing::warn!(error = %e, "bad signature");
-            return Err(bad("invalid_signature", "the signature does not match"));
+            return Err(ApiError::new(
+                ErrorCode::InvalidSignature,
+                "the signature does not match",
+            ));
         }
     }
     let value: Value = serde_json::from_str(payload)
-        .map_err(|e| bad("invalid_request", format!("malformed JSON: {e}")))?;
+        .map_err(|e| ApiError::invalid(format!("malformed JSON: {e}")))?;
     let mut event =
-        credits::stripe::command(&value).map_err(|e| bad("invalid_request", e.to_string()))?;
+        credits::stripe::command(&value).map_err(|e| ApiError::invalid(e.to_string()))?;
     if let Command::Buy(buy) = &mut event.command
         && buy.price.is_none()
     {
@@ -238,13 +96,12 @@ async fn receive(app: &App, hook: &Webhook, req: &Request) -> Result<&'static st
         prices: &hook.prices,
         flags,
     };
-    let outcome = app.service.apply_stripe(&event, &ctx, now).await.map_err(|e| {
+    let outcome = app.service.apply_stripe_event(&event, &ctx, now).await.map_err(|e| {
         tracing::error!(event_id = %event.id, event_type = %event.kind, error = %e, "event not applied; Stripe retries");
         match e {
             StripeError::Store(e) => ApiError::from(e),
             _ => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
+                ErrorCode::ServiceUnavailable,
                 "the event cannot be applied now; retry",
             ),
         }
@@ -263,8 +120,7 @@ async fn price_from_line_items(
 ) -> Result<Option<String>, ApiError> {
     let retry = || {
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
+            ErrorCode::ServiceUnavailable,
             "the checkout's line items cannot be read now; retry",
         )
     };

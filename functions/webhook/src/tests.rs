@@ -7,11 +7,11 @@ use std::sync::Arc;
 use chrono::Utc;
 use credits::account::UserId;
 use credits::app::App;
-use credits::local::{ApiCall, isolated_app, response_json};
 use credits::period::Period;
 use credits::plan::Plan;
 use credits::rules::prorated;
 use credits::stripe::PriceMap;
+use credits_testkit::{ApiCall, isolated_app, response_json};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
@@ -163,7 +163,7 @@ async fn state(app: &App, user: &str) -> (Plan, i64, i64, Vec<(String, i64)>) {
     let stored = app
         .service
         .store()
-        .account(&user)
+        .read_account(&user)
         .await
         .unwrap()
         .expect("an account");
@@ -188,7 +188,7 @@ async fn state(app: &App, user: &str) -> (Plan, i64, i64, Vec<(String, i64)>) {
 async fn nothing_stored(app: &App, user: &str, event_id: &str) {
     let store = app.service.store();
     let user = UserId::parse(user).unwrap();
-    assert!(store.account(&user).await.unwrap().is_none(), "{user}");
+    assert!(store.read_account(&user).await.unwrap().is_none(), "{user}");
     assert!(
         store.stripe_event(event_id).await.unwrap().is_none(),
         "{event_id}"

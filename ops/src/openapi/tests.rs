@@ -27,7 +27,7 @@ fn every_template_route_is_documented_and_nothing_else() {
                 .map(move |m| format!("{} {path}", m.to_uppercase()))
         })
         .collect();
-    let routes = credits::local::http_routes().unwrap();
+    let routes = credits_testkit::http_routes().unwrap();
     let served: BTreeSet<String> = routes.iter().map(|r| r.key()).collect();
     assert_eq!(documented, served);
 
@@ -240,4 +240,58 @@ fn the_adjustment_body_follows_the_rule_and_the_handler() {
         (&reason["minLength"], &reason["maxLength"]),
         (&json!(1), &json!(monthly_reset::support::MAX_REASON_CHARS))
     );
+}
+
+/// The code the document names under each error status is an [`ErrorCode`] answered with that
+/// status: the document and the handlers cannot disagree on a code's status.
+#[test]
+fn every_documented_code_is_an_error_code_with_that_status() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    let code = |text: &str| {
+        ErrorCode::ALL
+            .into_iter()
+            .find(|c| c.as_str() == text)
+            .unwrap_or_else(|| panic!("{text} is not an ErrorCode"))
+    };
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let schema = &response["content"]["application/json"]["schema"];
+                let refs: Vec<&Value> = match schema.get("oneOf") {
+                    Some(Value::Array(all)) => all.iter().collect(),
+                    _ => vec![schema],
+                };
+                let mut codes = Vec::new();
+                for r in refs {
+                    let name = r["$ref"].as_str().unwrap_or_default();
+                    if name == "#/components/schemas/Error" {
+                        let description = response["description"].as_str().unwrap();
+                        // The codes: the snake_case words in backquotes after the first colon.
+                        let (_, named) = description.split_once(": ").unwrap();
+                        codes.extend(
+                            named
+                                .split('`')
+                                .skip(1)
+                                .step_by(2)
+                                .filter(|w| w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+                                .map(code),
+                        );
+                    } else if let Some(name) = name.strip_prefix("#/components/schemas/")
+                        && let Some(fixed) =
+                            schemas[name]["properties"]["error"]["properties"]["code"]["enum"][0]
+                                .as_str()
+                    {
+                        codes.push(code(fixed));
+                    }
+                }
+                for c in codes {
+                    assert_eq!(c.status().as_str(), status, "{method} {path} {status}: {c}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 20, "{checked} codes checked");
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Change, ClosedHold, Draft, HoldOutcome, MAX_DEDUCT, MIN_DEDUCT, monthly_first};
 use crate::account::{Account, Hold, UserId};
-use crate::ledger::{Bucket, EntryKind};
+use crate::ledger::{Bucket, EntryKind, TransactionId};
 use crate::plan::Credits;
 
 /// The most holds an account may have open at once: they live on the account item.
@@ -48,14 +48,30 @@ impl HoldRefusal {
     }
 }
 
+/// How a commit or release ended its hold: the hold's record, and the transaction of its first
+/// entry (none when the hold held nothing, as after a refund took all of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldEnd {
+    pub closed: ClosedHold,
+    pub transaction: Option<TransactionId>,
+}
+
 /// The id of the hold a [`hold`] change opened: named after its first ledger entry, so it is
 /// unique within the account and the same however often the decision is retried.
 pub fn hold_id(seq: u64) -> String {
     format!("h_{seq:012}")
 }
 
+/// A hold a [`hold`] change opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHold {
+    pub id: String,
+    pub amount: Credits,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// Reserves `amount` credits (monthly first) until `now + ttl_seconds`: all or nothing.
-/// Returns the change and the new hold's id.
+/// Returns the change and the hold it opened.
 pub fn hold(
     current: Option<&Account>,
     user: &UserId,
@@ -63,7 +79,7 @@ pub fn hold(
     ttl_seconds: i64,
     cause: &str,
     now: DateTime<Utc>,
-) -> Result<(Change, String), HoldRefusal> {
+) -> Result<(Change, NewHold), HoldRefusal> {
     debug_assert!((MIN_DEDUCT..=MAX_DEDUCT).contains(&amount));
     debug_assert!((MIN_HOLD_TTL..=MAX_HOLD_TTL).contains(&ttl_seconds));
     let mut draft = Draft::start(current, user, now);
@@ -87,6 +103,7 @@ pub fn hold(
             draft.record(EntryKind::Hold, bucket, -take, take, cause, Some(&id));
         }
     }
+    let expires_at = now + chrono::Duration::seconds(ttl_seconds);
     draft.account.holds.insert(
         id.clone(),
         Hold {
@@ -94,11 +111,16 @@ pub fn hold(
             monthly: from_monthly,
             period: draft.account.period,
             purchased: from_purchased,
-            expires_at: now + chrono::Duration::seconds(ttl_seconds),
+            expires_at,
             created_at: now,
         },
     );
-    Ok((draft.finish(), id))
+    let new = NewHold {
+        id,
+        amount,
+        expires_at,
+    };
+    Ok((draft.finish(), new))
 }
 
 /// Spends `amount` of an open hold (all of it when `None`) and returns the rest.
@@ -108,7 +130,7 @@ pub fn commit_hold(
     id: &str,
     amount: Option<Credits>,
     now: DateTime<Utc>,
-) -> Result<Change, HoldRefusal> {
+) -> Result<(Change, HoldEnd), HoldRefusal> {
     let mut draft = Draft::start(current, user, now);
     draft.roll();
     let Some(held) = draft.account.holds.get(id).map(|h| h.amount) else {
@@ -123,8 +145,12 @@ pub fn commit_hold(
             touched: Box::new(draft.finish()),
         });
     }
-    draft.close_hold(id, commit, HoldOutcome::Committed);
-    Ok(draft.finish())
+    match draft.end_hold(id, commit, HoldOutcome::Committed) {
+        Some(end) => Ok((draft.finish(), end)),
+        None => Err(HoldRefusal::NotOpen {
+            touched: Box::new(draft.finish()),
+        }),
+    }
 }
 
 /// Returns all of an open hold.
@@ -133,16 +159,15 @@ pub fn release_hold(
     user: &UserId,
     id: &str,
     now: DateTime<Utc>,
-) -> Result<Change, HoldRefusal> {
+) -> Result<(Change, HoldEnd), HoldRefusal> {
     let mut draft = Draft::start(current, user, now);
     draft.roll();
-    if !draft.account.holds.contains_key(id) {
-        return Err(HoldRefusal::NotOpen {
+    match draft.end_hold(id, 0, HoldOutcome::Released) {
+        Some(end) => Ok((draft.finish(), end)),
+        None => Err(HoldRefusal::NotOpen {
             touched: Box::new(draft.finish()),
-        });
+        }),
     }
-    draft.close_hold(id, 0, HoldOutcome::Released);
-    Ok(draft.finish())
 }
 
 /// The most expired holds one change closes beside a command. Closing one writes up to three
@@ -234,12 +259,26 @@ impl Draft {
             .sum()
     }
 
+    /// Ends `id` as a commit or release does ([`Draft::close_hold`]) and says how; `None` when
+    /// no open hold has that id.
+    fn end_hold(&mut self, id: &str, commit: Credits, outcome: HoldOutcome) -> Option<HoldEnd> {
+        let first = self.account.seq + 1;
+        let closed = self.close_hold(id, commit, outcome)?;
+        Some(HoldEnd {
+            closed,
+            transaction: (self.account.seq >= first).then_some(TransactionId(first)),
+        })
+    }
+
     /// Ends an open hold: `commit` of it is spent (monthly part first), the rest goes back to
     /// the buckets it came from, except monthly credits of a period that has ended, which expire.
-    pub(super) fn close_hold(&mut self, id: &str, commit: Credits, outcome: HoldOutcome) {
-        let Some(hold) = self.account.holds.remove(id) else {
-            return;
-        };
+    pub(super) fn close_hold(
+        &mut self,
+        id: &str,
+        commit: Credits,
+        outcome: HoldOutcome,
+    ) -> Option<ClosedHold> {
+        let hold = self.account.holds.remove(id)?;
         let cause = format!("hold:{id}");
         let split = monthly_first(commit, hold.monthly);
         let [(_, spent_monthly), (_, spent_purchased)] = split;
@@ -285,7 +324,7 @@ impl Draft {
             );
         }
         self.dirty = true;
-        self.closed_holds.push(ClosedHold {
+        let closed = ClosedHold {
             hold_id: id.to_owned(),
             outcome,
             amount: hold.amount,
@@ -293,6 +332,8 @@ impl Draft {
             released: hold.amount - commit - expired,
             expired,
             closed_at: self.now,
-        });
+        };
+        self.closed_holds.push(closed.clone());
+        Some(closed)
     }
 }

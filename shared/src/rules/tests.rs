@@ -84,7 +84,8 @@ fn deduct_takes_monthly_first_then_purchased() {
         Some("export"),
         at(2026, 11, 2),
     )
-    .unwrap();
+    .unwrap()
+    .0;
     let got: Vec<_> = c
         .entries
         .iter()
@@ -208,7 +209,8 @@ fn purchase_adds_to_the_purchased_bucket() {
 fn a_hold_moves_credits_to_held_with_zero_amount_entries() {
     let mut acc = touch(None, &alice(), at(2026, 11, 2)).account;
     acc.purchased = 10;
-    let (c, id) = hold(Some(&acc), &alice(), 7, 900, "idem:h", at(2026, 11, 2)).unwrap();
+    let (c, crate::rules::NewHold { id, .. }) =
+        hold(Some(&acc), &alice(), 7, 900, "idem:h", at(2026, 11, 2)).unwrap();
     assert_eq!(id, "h_000000000002");
     assert_eq!(
         (c.account.monthly, c.account.purchased, c.account.held),
@@ -235,8 +237,11 @@ fn a_hold_moves_credits_to_held_with_zero_amount_entries() {
 fn committing_part_spends_monthly_first_and_returns_the_rest_where_it_came_from() {
     let mut acc = touch(None, &alice(), at(2026, 11, 2)).account;
     acc.purchased = 10;
-    let (c, id) = hold(Some(&acc), &alice(), 7, 900, "k", at(2026, 11, 2)).unwrap();
-    let done = commit_hold(Some(&c.account), &alice(), &id, Some(3), at(2026, 11, 2)).unwrap();
+    let (c, crate::rules::NewHold { id, .. }) =
+        hold(Some(&acc), &alice(), 7, 900, "k", at(2026, 11, 2)).unwrap();
+    let done = commit_hold(Some(&c.account), &alice(), &id, Some(3), at(2026, 11, 2))
+        .unwrap()
+        .0;
     let got: Vec<_> = done
         .entries
         .iter()
@@ -268,12 +273,15 @@ fn committing_part_spends_monthly_first_and_returns_the_rest_where_it_came_from(
 #[test]
 fn a_closed_or_unknown_hold_is_not_open_and_too_much_is_refused() {
     let acc = touch(None, &alice(), at(2026, 11, 2)).account;
-    let (c, id) = hold(Some(&acc), &alice(), 4, 900, "k", at(2026, 11, 2)).unwrap();
+    let (c, crate::rules::NewHold { id, .. }) =
+        hold(Some(&acc), &alice(), 4, 900, "k", at(2026, 11, 2)).unwrap();
     assert!(matches!(
         commit_hold(Some(&c.account), &alice(), &id, Some(5), at(2026, 11, 2)),
         Err(HoldRefusal::Exceeds { held: 4, .. })
     ));
-    let released = release_hold(Some(&c.account), &alice(), &id, at(2026, 11, 2)).unwrap();
+    let released = release_hold(Some(&c.account), &alice(), &id, at(2026, 11, 2))
+        .unwrap()
+        .0;
     assert_eq!(released.account.balance(), 5);
     assert!(matches!(
         release_hold(Some(&released.account), &alice(), &id, at(2026, 11, 2)),
@@ -294,7 +302,8 @@ fn a_closed_or_unknown_hold_is_not_open_and_too_much_is_refused() {
 #[test]
 fn an_expired_hold_is_released_by_the_next_touch() {
     let acc = touch(None, &alice(), at(2026, 11, 2)).account;
-    let (c, id) = hold(Some(&acc), &alice(), 4, 60, "k", at(2026, 11, 2)).unwrap();
+    let (c, crate::rules::NewHold { id, .. }) =
+        hold(Some(&acc), &alice(), 4, 60, "k", at(2026, 11, 2)).unwrap();
     let later = at(2026, 11, 2) + chrono::Duration::seconds(61);
     let t = touch(Some(&c.account), &alice(), later);
     assert!(t.account.holds.is_empty());
@@ -311,7 +320,8 @@ fn a_hold_across_a_month_boundary_keeps_its_credits_and_returned_monthly_ones_ex
     let mut acc = touch(None, &alice(), at(2026, 11, 30)).account;
     acc.purchased = 10;
     let late_nov = Utc.with_ymd_and_hms(2026, 11, 30, 23, 50, 0).unwrap();
-    let (c, id) = hold(Some(&acc), &alice(), 8, 3600, "k", late_nov).unwrap();
+    let (c, crate::rules::NewHold { id, .. }) =
+        hold(Some(&acc), &alice(), 8, 3600, "k", late_nov).unwrap();
     // The reset on 1 December grants the allowance once and leaves the hold alone.
     let dec = Utc.with_ymd_and_hms(2026, 12, 1, 0, 5, 0).unwrap();
     let reset = touch(Some(&c.account), &alice(), dec);
@@ -325,7 +335,9 @@ fn a_hold_across_a_month_boundary_keeps_its_credits_and_returned_monthly_ones_ex
     );
     assert!(reset.account.holds.contains_key(&id));
     // Commit 1: the November credits that come back expire, the purchased ones return.
-    let done = commit_hold(Some(&reset.account), &alice(), &id, Some(1), dec).unwrap();
+    let done = commit_hold(Some(&reset.account), &alice(), &id, Some(1), dec)
+        .unwrap()
+        .0;
     assert_eq!(
         (
             done.account.monthly,
@@ -352,3 +364,47 @@ fn a_hold_across_a_month_boundary_keeps_its_credits_and_returned_monthly_ones_ex
 
 mod histories;
 mod owned_holds;
+mod preview;
+
+#[test]
+fn a_deduct_names_its_first_entry_and_a_hold_end_its_record_and_first_entry() {
+    let mut acc = touch(None, &alice(), at(2026, 11, 2)).account;
+    acc.purchased = 10;
+    let (c, tx) = deduct(Some(&acc), &alice(), 7, "k1", None, at(2026, 11, 2)).unwrap();
+    assert_eq!(tx, c.entries[0].id());
+    assert_eq!(c.entries.len(), 2);
+
+    let (
+        held,
+        crate::rules::NewHold {
+            id,
+            amount,
+            expires_at,
+        },
+    ) = hold(Some(&c.account), &alice(), 6, 900, "k2", at(2026, 11, 2)).unwrap();
+    assert_eq!(
+        (amount, expires_at),
+        (6, at(2026, 11, 2) + chrono::Duration::seconds(900))
+    );
+    assert_eq!(held.account.holds[&id].expires_at, expires_at);
+    let (done, end) =
+        commit_hold(Some(&held.account), &alice(), &id, Some(2), at(2026, 11, 2)).unwrap();
+    assert_eq!(done.closed_holds, std::slice::from_ref(&end.closed));
+    assert_eq!((end.closed.committed, end.closed.released), (2, 4));
+    assert_eq!(end.transaction, Some(done.entries[0].id()));
+
+    // A hold a refund emptied ends with no entry, so with no transaction.
+    let (held, crate::rules::NewHold { id, .. }) =
+        hold(Some(&done.account), &alice(), 4, 900, "k3", at(2026, 11, 2)).unwrap();
+    let mut emptied = held.account.clone();
+    let h = emptied.holds.get_mut(&id).unwrap();
+    emptied.purchased += h.amount;
+    emptied.held -= h.amount;
+    (h.amount, h.monthly, h.purchased) = (0, 0, 0);
+    let (gone, end) = release_hold(Some(&emptied), &alice(), &id, at(2026, 11, 2)).unwrap();
+    assert!(gone.entries.is_empty());
+    assert_eq!(
+        (end.closed.hold_id.as_str(), end.transaction),
+        (id.as_str(), None)
+    );
+}

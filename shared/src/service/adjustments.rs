@@ -7,9 +7,11 @@ use chrono::{DateTime, Utc};
 
 use super::{Answer, CreditService, Once, Refused, ServiceError, retry};
 use crate::account::{Account, UserId};
-use crate::ledger::Bucket;
+use crate::flags::Flags;
+use crate::ledger::{Bucket, EntryKind};
 use crate::plan::Credits;
 use crate::rules::{self, Change};
+use crate::views::{Adjusted, BalanceView, EntryView};
 
 /// An adjustment to make once per key. The key is the admin's: [`adjustment_key`] makes it
 /// the record's.
@@ -28,8 +30,8 @@ pub struct Adjust<'a> {
 /// What an adjustment answered, and what it committed: the change (its entries and the account
 /// after them) when this call wrote it, `None` on a replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Adjusted {
-    pub answer: Answer,
+pub struct AdjustOutcome {
+    pub answer: Answer<Adjusted>,
     pub committed: Option<Change>,
 }
 
@@ -61,15 +63,14 @@ impl CreditService {
     }
 
     /// Adjusts a bucket of an existing account once per key, with the same conditional write
-    /// and idempotency record as a deduct. `respond` renders the 201 body that is stored with
-    /// the change and replayed to a retry.
+    /// and idempotency record as a deduct. `flags` name the version the answer shows.
     pub async fn adjust(
         &self,
         user: &UserId,
         cmd: &Adjust<'_>,
+        flags: &Flags,
         now: DateTime<Utc>,
-        respond: impl Fn(&Change) -> String,
-    ) -> Result<Adjusted, ServiceError> {
+    ) -> Result<AdjustOutcome, ServiceError> {
         let cause = rules::adjustment_cause(cmd.admin.as_str(), cmd.key);
         let key = adjustment_key(cmd.admin, cmd.key);
         let once = Once {
@@ -82,42 +83,50 @@ impl CreditService {
             cause: &cause,
             reason: cmd.reason,
         };
-        // The change of the last attempt rendered: the one written when the answer is applied.
+        // The change of the last attempt decided: the one written when the answer is applied.
         let last = Mutex::new(None);
         let answer = self
-            .once(
-                user,
-                &once,
-                now,
-                201,
-                |change| {
-                    if let Ok(mut last) = last.lock() {
-                        *last = Some(change.clone());
-                    }
-                    respond(change)
-                },
-                |current| {
-                    let Some(current) = current else {
-                        return Err(Refused {
-                            touched: Box::new(nothing(user, now)),
-                            error: ServiceError::UserNotFound,
-                        });
-                    };
+            .once(user, &once, now, |current| {
+                let Some(current) = current else {
+                    return Err(Refused {
+                        touched: Box::new(nothing(user, now)),
+                        error: ServiceError::UserNotFound,
+                    });
+                };
+                let change =
                     rules::adjust(current, &adjustment, now).map_err(|refused| Refused {
                         error: ServiceError::BucketTooLow {
                             bucket: refused.bucket,
                             available: refused.available,
                         },
                         touched: refused.touched,
-                    })
-                },
-            )
+                    })?;
+                let entry = change
+                    .entries
+                    .iter()
+                    .rfind(|e| e.kind == EntryKind::Adjust)
+                    .cloned()
+                    .ok_or_else(|| Refused {
+                        touched: Box::new(nothing(user, now)),
+                        error: ServiceError::Store(crate::store::StoreError::Build(
+                            "an adjustment without its entry".into(),
+                        )),
+                    })?;
+                let view = Adjusted {
+                    entry: EntryView::from(entry),
+                    account: BalanceView::new(&change.account, flags),
+                };
+                if let Ok(mut last) = last.lock() {
+                    *last = Some(change.clone());
+                }
+                Ok((change, view))
+            })
             .await?;
         let committed = match answer {
-            Answer::Applied { .. } => last.into_inner().ok().flatten(),
-            Answer::Replayed { .. } => None,
+            Answer::Applied(_) => last.into_inner().ok().flatten(),
+            Answer::Replayed(_) => None,
         };
-        Ok(Adjusted { answer, committed })
+        Ok(AdjustOutcome { answer, committed })
     }
 }
 

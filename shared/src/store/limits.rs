@@ -3,9 +3,12 @@
 //! or list three bytes and one per element). Every write must fit them whatever an account's
 //! history: the tests below hold the worst cases to them.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
-use super::Item;
+/// One DynamoDB item, as the SDK carries it.
+pub type Item = HashMap<String, AttributeValue>;
 
 /// Items one `TransactWriteItems` may carry.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;

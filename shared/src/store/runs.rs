@@ -16,7 +16,7 @@ use super::{
     unavailable,
 };
 use crate::period::Period;
-use crate::reset::{Checkpoint, Cursor, RunRecord};
+use crate::reset::records::{Checkpoint, RunRecord};
 
 fn run_pk(period: Period) -> String {
     format!("RUN#{period}")
@@ -54,10 +54,17 @@ fn checkpoint_item(cp: &Checkpoint) -> Result<Item, StoreError> {
     })
 }
 
+/// Where a scan goes on: the last key DynamoDB evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanCursor {
+    pub pk: String,
+    pub sk: String,
+}
+
 /// A page of a scan segment: the accounts (or why one could not be read) and where to go on.
 pub struct ScanPage {
     pub accounts: Vec<Result<Stored, StoreError>>,
-    pub next: Option<Cursor>,
+    pub next: Option<ScanCursor>,
 }
 
 /// A scan page is background work (the reset, a migration), not a caller waiting: it may take
@@ -73,7 +80,7 @@ impl Store {
         &self,
         segment: u32,
         total: u32,
-        from: Option<&Cursor>,
+        from: Option<&ScanCursor>,
         limit: i32,
     ) -> Result<ScanPage, StoreError> {
         let start =
@@ -96,7 +103,7 @@ impl Store {
             .await
             .map_err(unavailable("Scan"))?;
         let next = out.last_evaluated_key.as_ref().and_then(|k| {
-            Some(Cursor {
+            Some(ScanCursor {
                 pk: k.get(PK)?.as_s().ok()?.clone(),
                 sk: k.get(SK)?.as_s().ok()?.clone(),
             })
@@ -261,64 +268,6 @@ impl Store {
             .send()
             .await
             .map_err(unavailable("GetItem"))?;
-        Ok(())
-    }
-
-    /// Writes accounts with their ledgers as they are, unconditionally, with BatchWriteItem:
-    /// for seeding an empty table in tests and benchmarks only.
-    #[cfg(feature = "local")]
-    pub async fn seed(
-        &self,
-        changes: &[crate::rules::Change],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        let mut items = Vec::new();
-        for change in changes {
-            let pk = super::user_pk(&change.account.user_id);
-            items.push(encode(&AccountItem {
-                pk: pk.clone(),
-                sk: ACCOUNT_SK.into(),
-                account: change.account.clone(),
-                rev: 1,
-                updated_at: now,
-            })?);
-            for entry in &change.entries {
-                items.push(encode(&super::EntryItem {
-                    pk: pk.clone(),
-                    sk: super::tx_sk(entry.seq),
-                    entry: entry.clone(),
-                })?);
-            }
-        }
-        for chunk in items.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| {
-                    WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(item.clone()))
-                                .build()
-                                .expect("the item is set"),
-                        )
-                        .build()
-                })
-                .collect();
-            while !pending.is_empty() {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(unavailable("BatchWriteItem"))?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-            }
-        }
         Ok(())
     }
 }

@@ -11,8 +11,8 @@ use super::records::{
     SubscriptionState,
 };
 use super::{
-    Buy, Command, Event, PriceMap, Product, Status, Subscription, effective_plan, refund_share,
-    subscription_grant,
+    Buy, Command, PriceMap, Product, Status, StripeEvent, Subscription, effective_plan,
+    refund_share, subscription_grant,
 };
 use crate::account::{Account, UserId};
 use crate::flags::Flags;
@@ -22,7 +22,7 @@ use crate::rules::{self, Change};
 /// The webhook's answer: `{"received": true, "outcome": ...}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum EventOutcome {
     /// Changed the account or the links.
     Applied,
     /// Already applied by an earlier delivery.
@@ -38,15 +38,15 @@ pub enum Outcome {
     Parked,
 }
 
-impl Outcome {
+impl EventOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Applied => "applied",
-            Outcome::Duplicate => "duplicate",
-            Outcome::Stale => "stale",
-            Outcome::Ignored => "ignored",
-            Outcome::Rejected => "rejected",
-            Outcome::Parked => "parked",
+            EventOutcome::Applied => "applied",
+            EventOutcome::Duplicate => "duplicate",
+            EventOutcome::Stale => "stale",
+            EventOutcome::Ignored => "ignored",
+            EventOutcome::Rejected => "rejected",
+            EventOutcome::Parked => "parked",
         }
     }
 }
@@ -106,7 +106,7 @@ pub enum Refusal {
 /// The outcome, the one write that goes with it, and a note for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    pub outcome: Outcome,
+    pub outcome: EventOutcome,
     pub write: Write,
     pub note: Option<String>,
 }
@@ -136,7 +136,7 @@ pub struct PaymentWrite {
 }
 
 /// The reads `event` needs.
-pub fn needs(event: &Event, ctx: &StripeContext<'_>) -> Needs {
+pub fn needs(event: &StripeEvent, ctx: &StripeContext<'_>) -> Needs {
     let nothing = Needs {
         who: Who::Nobody,
         payment: None,
@@ -182,18 +182,18 @@ pub fn needs(event: &Event, ctx: &StripeContext<'_>) -> Needs {
 
 /// Decides `event` on what was read.
 pub fn decide(
-    event: &Event,
+    event: &StripeEvent,
     facts: &Facts,
     ctx: &StripeContext<'_>,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
     let d = Decider { event, facts, now };
     match &event.command {
-        Command::Ignore(why) => Ok(d.done(Outcome::Ignored, Write::default(), Some(why))),
+        Command::Ignore(why) => Ok(d.done(EventOutcome::Ignored, Write::default(), Some(why))),
         Command::Link { customer, user } => Ok(d.done(
-            Outcome::Applied,
+            EventOutcome::Applied,
             Write {
-                event: d.record(Outcome::Applied, Some(user)),
+                event: d.record(EventOutcome::Applied, Some(user)),
                 customer: Some((customer.clone(), user.clone())),
                 ..Write::default()
             },
@@ -203,9 +203,9 @@ pub fn decide(
             // Credits come with the monthly reset; paying an invoice grants nothing more.
             let link = customer.clone().zip(user.clone());
             let outcome = if link.is_some() {
-                Outcome::Applied
+                EventOutcome::Applied
             } else {
-                Outcome::Ignored
+                EventOutcome::Ignored
             };
             Ok(d.done(
                 outcome,
@@ -308,13 +308,13 @@ fn lifetime(state: &StripeState, except: Option<&str>) -> bool {
 }
 
 struct Decider<'a> {
-    event: &'a Event,
+    event: &'a StripeEvent,
     facts: &'a Facts,
     now: DateTime<Utc>,
 }
 
 impl Decider<'_> {
-    fn done(&self, outcome: Outcome, write: Write, note: Option<&str>) -> Decision {
+    fn done(&self, outcome: EventOutcome, write: Write, note: Option<&str>) -> Decision {
         Decision {
             outcome,
             write,
@@ -322,7 +322,7 @@ impl Decider<'_> {
         }
     }
 
-    fn record(&self, outcome: Outcome, user: Option<&UserId>) -> Option<EventRecord> {
+    fn record(&self, outcome: EventOutcome, user: Option<&UserId>) -> Option<EventRecord> {
         Some(EventRecord {
             event_id: self.event.id.clone(),
             kind: self.event.kind.clone(),
@@ -368,10 +368,10 @@ impl Decider<'_> {
         };
         if before.is_some_and(|b| order(b) >= order(&state)) {
             let write = Write {
-                event: self.record(Outcome::Stale, Some(&user)),
+                event: self.record(EventOutcome::Stale, Some(&user)),
                 ..Write::default()
             };
-            return Ok(self.done(Outcome::Stale, write, None));
+            return Ok(self.done(EventOutcome::Stale, write, None));
         }
         let others = subs.iter().filter(|s| s.subscription != sub.id);
         let account_plan = effective_plan(
@@ -381,13 +381,13 @@ impl Decider<'_> {
         let change =
             rules::change_plan(self.account(), &user, account_plan, &self.cause(), self.now);
         let write = Write {
-            event: self.record(Outcome::Applied, Some(&user)),
+            event: self.record(EventOutcome::Applied, Some(&user)),
             change: Some(change),
             customer: sub.customer.clone().map(|c| (c, user.clone())),
             subscription: Some(state),
             ..Write::default()
         };
-        Ok(self.done(Outcome::Applied, write, note.as_deref()))
+        Ok(self.done(EventOutcome::Applied, write, note.as_deref()))
     }
 
     fn buy(&self, buy: &Buy, ctx: &StripeContext<'_>) -> Result<Decision, Refusal> {
@@ -405,11 +405,11 @@ impl Decider<'_> {
         let read = self.facts.payment.clone();
         if read.as_ref().is_some_and(|p| p.user_id.is_some()) {
             let write = Write {
-                event: self.record(Outcome::Ignored, Some(&user)),
+                event: self.record(EventOutcome::Ignored, Some(&user)),
                 ..Write::default()
             };
             let note = "another event of this payment applied it already";
-            return Ok(self.done(Outcome::Ignored, write, Some(note)));
+            return Ok(self.done(EventOutcome::Ignored, write, Some(note)));
         }
         let parked = read.as_ref().and_then(|p| p.parked_refund.clone());
         let payment = Some(PaymentWrite {
@@ -422,12 +422,12 @@ impl Decider<'_> {
         });
         if let (Some(package), false) = (package, enabled) {
             let write = Write {
-                event: self.record(Outcome::Rejected, Some(&user)),
+                event: self.record(EventOutcome::Rejected, Some(&user)),
                 rejected: Some(self.rejected(buy, &user, package)),
                 payment,
                 ..Write::default()
             };
-            return Ok(self.done(Outcome::Rejected, write, None));
+            return Ok(self.done(EventOutcome::Rejected, write, None));
         }
         let bought = Purchase {
             key: buy.key().to_owned(),
@@ -476,14 +476,14 @@ impl Decider<'_> {
             }
         };
         let write = Write {
-            event: self.record(Outcome::Applied, Some(&user)),
+            event: self.record(EventOutcome::Applied, Some(&user)),
             change: Some(change),
             customer: buy.customer.clone().map(|c| (c, user.clone())),
             payment,
             purchase: Some(bought),
             ..Write::default()
         };
-        Ok(self.done(Outcome::Applied, write, None))
+        Ok(self.done(EventOutcome::Applied, write, None))
     }
 
     /// A paid checkout this deployment cannot apply: parked, not recorded, so that a
@@ -507,7 +507,7 @@ impl Decider<'_> {
             parked: Some(parked),
             ..Write::default()
         };
-        self.done(Outcome::Parked, write, Some(&reason))
+        self.done(EventOutcome::Parked, write, Some(&reason))
     }
 
     fn refund(&self, payment_intent: &str, amount: i64, amount_refunded: i64) -> Decision {
@@ -518,11 +518,11 @@ impl Decider<'_> {
         let Some(purchase) = state.purchases.iter().find(|p| p.key == payment_intent) else {
             // A rejected v2 purchase: it granted nothing, so there is nothing to take back.
             let write = Write {
-                event: self.record(Outcome::Ignored, Some(&user)),
+                event: self.record(EventOutcome::Ignored, Some(&user)),
                 ..Write::default()
             };
             return self.done(
-                Outcome::Ignored,
+                EventOutcome::Ignored,
                 write,
                 Some("a purchase that granted nothing"),
             );
@@ -538,17 +538,23 @@ impl Decider<'_> {
                     state.subscriptions.iter().map(|s| s.plan),
                 );
                 let change = rules::change_plan(account, &user, plan, &cause, self.now);
-                (change, Outcome::Applied)
+                (change, EventOutcome::Applied)
             } else {
                 // A partial refund of Lifetime keeps the plan; a full one ended it already.
-                (rules::touch(account, &user, self.now), Outcome::Ignored)
+                (
+                    rules::touch(account, &user, self.now),
+                    EventOutcome::Ignored,
+                )
             }
         } else if owed > 0 {
             let reason = refund_reason(&after);
             let (change, _) = rules::revoke(account, &user, owed, &cause, &reason, self.now);
-            (change, Outcome::Applied)
+            (change, EventOutcome::Applied)
         } else {
-            (rules::touch(account, &user, self.now), Outcome::Ignored)
+            (
+                rules::touch(account, &user, self.now),
+                EventOutcome::Ignored,
+            )
         };
         let write = Write {
             event: self.record(outcome, Some(&user)),
@@ -570,7 +576,7 @@ impl Decider<'_> {
             .and_then(|p| p.parked_refund.as_ref())
             .is_some_and(|r| r.amount_refunded >= amount_refunded);
         if parked_already {
-            return self.done(Outcome::Parked, Write::default(), Some(reason));
+            return self.done(EventOutcome::Parked, Write::default(), Some(reason));
         }
         let refund = ParkedRefund {
             event_id: self.event.id.clone(),
@@ -599,7 +605,7 @@ impl Decider<'_> {
             }),
             ..Write::default()
         };
-        self.done(Outcome::Parked, write, Some(reason))
+        self.done(EventOutcome::Parked, write, Some(reason))
     }
 
     fn rejected(&self, buy: &Buy, user: &UserId, package: Package) -> RejectedPurchase {

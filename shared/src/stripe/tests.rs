@@ -138,7 +138,7 @@ proptest! {
         let bought = rules::purchase(None, &bob(), Package::Premium, "p", now).account;
         let spend = spent.min(bought.balance());
         let mut account = if spend > 0 {
-            rules::deduct(Some(&bought), &bob(), spend, "d", None, now).unwrap().account
+            rules::deduct(Some(&bought), &bob(), spend, "d", None, now).unwrap().0.account
         } else {
             bought
         };
@@ -160,6 +160,7 @@ fn a_revoke_beyond_the_bucket_records_the_shortfall() {
     let bought = rules::purchase(None, &bob(), Package::Basic, "p", now).account;
     let spent = rules::deduct(Some(&bought), &bob(), 65, "d", None, now)
         .unwrap()
+        .0
         .account;
     assert_eq!(spent.purchased, 40);
     let (change, shortfall) = rules::revoke(Some(&spent), &bob(), 70, "stripe:evt", "refund", now);
@@ -312,7 +313,7 @@ fn a_malformed_envelope_is_refused() {
     }
 }
 
-/// Issue 13, "found by reading": a checkout whose payment completes later grants with its
+/// A checkout whose payment completes later grants with its
 /// `async_payment_succeeded`, and one that needed no payment (a 100% coupon) grants at once.
 #[test]
 fn delayed_and_free_checkouts_are_purchases_unpaid_ones_wait() {

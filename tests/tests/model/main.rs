@@ -1,4 +1,4 @@
-//! The model-based test of whole histories (issue 13): random histories of users, Stripe,
+//! The model-based test of whole histories : random histories of users, Stripe,
 //! operators, the clock and store faults run through the real handlers against the emulator,
 //! and after every step the product must agree with a reference model written from SPEC.md.
 //! A failing history prints its seed and shrinks to a short reproduction.

@@ -10,11 +10,11 @@ use chrono::{TimeZone, Utc};
 use credits::app::App;
 use credits::clock::Clock;
 use credits::ledger::Entry;
-use credits::local::ApiCall;
-use credits::probe::Probe;
 use credits::stripe::PriceMap;
 use credits_e2e::faults::{Fault as ProxyFault, FaultProxy};
 use credits_e2e::{invoke, keyed, on_hold};
+use credits_testkit::ApiCall;
+use credits_testkit::probe::Probe;
 use serde_json::json;
 use webhook::{SigningSecret, Webhook};
 
@@ -114,7 +114,7 @@ pub struct Run<'a> {
 impl<'a> Run<'a> {
     pub async fn new(env: &'a Env, history: &'a History) -> Run<'a> {
         let (sdk, config) =
-            credits::local::isolated_with("model", |c| c.flag_ttl = Duration::ZERO).await;
+            credits_testkit::isolated_with("model", |c| c.flag_ttl = Duration::ZERO).await;
         let probe = Probe::new();
         let (dynamodb, _) = credits::app::clients(&sdk, Some(env.proxy.url()));
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
@@ -459,7 +459,7 @@ impl<'a> Run<'a> {
             header("idempotent-replayed").is_some(),
             header("retry-after"),
         );
-        let (status, json) = credits::local::response_json(response);
+        let (status, json) = credits_testkit::response_json(response);
         Got {
             status,
             replayed,

@@ -1,4 +1,4 @@
-//! The reference model: the product as SPEC.md and issue 13 say it must behave, in plain
+//! The reference model: the product as the product's rules (docs/rules.md) say it must behave, in plain
 //! integers and maps. Written from the spec alone: it never calls `credits::rules`, the service
 //! or the store, so that a misunderstanding shared with the code cannot hide a defect.
 //!

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use credits::account::UserId;
 use credits::app::App;
-use credits::local::{ApiCall, isolated_app, response_json};
 use credits::rules;
+use credits_testkit::{ApiCall, isolated_app, response_json};
 use serde_json::Value;
 use tokio::task::JoinSet;
 
@@ -42,7 +42,7 @@ fn release(user: &str, id: &str) -> ApiCall {
 
 async fn account(app: &App, user: &str) -> credits::account::Account {
     app.service
-        .account(&UserId::parse(user).unwrap(), Utc::now())
+        .touch_account(&UserId::parse(user).unwrap(), Utc::now())
         .await
         .unwrap()
 }
@@ -289,7 +289,7 @@ async fn an_expired_hold_is_released_on_the_next_touch_and_cannot_be_committed()
     let id = h["hold_id"].as_str().unwrap();
     let later = Utc::now() + chrono::Duration::seconds(5);
     let user = UserId::parse("ivy").unwrap();
-    let a = app.service.account(&user, later).await.unwrap();
+    let a = app.service.touch_account(&user, later).await.unwrap();
     assert_eq!((a.balance(), a.held), (5, 0));
     let (status, body) = call(&app, commit("ivy", id, "")).await;
     assert_eq!(status, 409, "{body}");
@@ -313,8 +313,8 @@ async fn a_hold_across_a_month_boundary_is_kept_and_the_reset_grants_once() {
         .unwrap();
     let id = opened.account.holds.keys().next().unwrap().clone();
     // Two touches in December: one reset, hold intact.
-    app.service.account(&user, dec).await.unwrap();
-    let a = app.service.account(&user, dec).await.unwrap();
+    app.service.touch_account(&user, dec).await.unwrap();
+    let a = app.service.touch_account(&user, dec).await.unwrap();
     assert_eq!(
         (a.monthly, a.held, a.period.to_string().as_str()),
         (5, 4, "2026-12")
@@ -322,7 +322,9 @@ async fn a_hold_across_a_month_boundary_is_kept_and_the_reset_grants_once() {
     let done = app
         .service
         .apply(&user, dec, |cur| {
-            rules::release_hold(cur, &user, &id, dec).map_err(credits::service::Refused::from)
+            rules::release_hold(cur, &user, &id, dec)
+                .map(|(c, _)| c)
+                .map_err(credits::service::Refused::from)
         })
         .await
         .unwrap();
@@ -359,7 +361,7 @@ async fn a_commit_racing_the_expiry_either_commits_or_finds_the_hold_expired() {
         // A touch from a minute later sees the hold expired, racing a commit made now.
         let expiry = tokio::spawn(async move {
             a.service
-                .account(&u, Utc::now() + chrono::Duration::seconds(60))
+                .touch_account(&u, Utc::now() + chrono::Duration::seconds(60))
                 .await
                 .unwrap()
         });
@@ -374,7 +376,7 @@ async fn a_commit_racing_the_expiry_either_commits_or_finds_the_hold_expired() {
     }
     let a = app
         .service
-        .account(&user, Utc::now() + chrono::Duration::seconds(60))
+        .touch_account(&user, Utc::now() + chrono::Duration::seconds(60))
         .await
         .unwrap();
     assert_eq!(a.held, 0);

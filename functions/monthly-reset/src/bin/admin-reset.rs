@@ -1,13 +1,11 @@
 use lambda_http::{Error, Request, run, service_fn};
+use monthly_reset::admin::{Admin, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let (app, job, fanout) = &monthly_reset::cold_start_app("CREDITS_RESET_FUNCTION").await?;
+    let (app, admin) = &Admin::cold_start().await?;
     run(service_fn(move |req: Request| {
-        credits::app::observed(
-            "admin-reset",
-            monthly_reset::admin::serve(app, job, fanout, req),
-        )
+        credits::app::observed("admin-reset", serve(app, admin, req))
     }))
     .await
 }

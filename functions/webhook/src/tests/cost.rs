@@ -3,12 +3,12 @@
 use super::*;
 
 /// The DynamoDB requests each event costs, as (operation, items) pairs, counted by the SDK
-/// interceptor (`credits::probe`); the API's are pinned in tests/tests/cost.rs. A change here is
+/// interceptor (`credits_testkit::probe`); the API's are pinned in tests/tests/cost.rs. A change here is
 /// a regression, or a trade to write down in BENCHMARKS.md.
 #[tokio::test]
 async fn each_event_costs_the_fewest_round_trips() {
-    let (sdk, config) = credits::local::isolated("wh-cost").await;
-    let probe = credits::probe::Probe::new();
+    let (sdk, config) = credits_testkit::isolated("wh-cost").await;
+    let probe = credits_testkit::probe::Probe::new();
     // The 2nd of a month: a Lifetime upgrade grants enough that its full refund must cap the
     // monthly bucket, so the refund's write holds its cap entry whatever day the test runs.
     let clock = credits::clock::Clock::fixed("2026-11-02T12:00:00Z".parse().unwrap());
@@ -153,7 +153,7 @@ async fn each_event_costs_the_fewest_round_trips() {
             calls.iter().map(|c| c.bytes).sum::<usize>(),
             calls
                 .iter()
-                .map(credits::probe::Call::estimated_capacity)
+                .map(credits_testkit::probe::Call::estimated_capacity)
                 .sum::<f64>(),
         );
         let calls: Vec<(String, usize)> =

@@ -144,7 +144,7 @@ async fn unknown_event_types_and_unpaid_checkouts_are_ignored() {
     assert!(
         app.service
             .store()
-            .account(&UserId::parse("ode").unwrap())
+            .read_account(&UserId::parse("ode").unwrap())
             .await
             .unwrap()
             .is_none()

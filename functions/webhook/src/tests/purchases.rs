@@ -92,7 +92,7 @@ async fn a_v1_package_is_credited_and_refunds_revoke_the_cumulative_share() {
         request: "{}",
     };
     app.service
-        .deduct(&user, &cmd, Utc::now(), |_| String::new())
+        .deduct(&user, &cmd, &app.flags.read().await.flags, Utc::now())
         .await
         .unwrap();
     assert_eq!(state(&app, "pat").await.2, 7);
@@ -127,7 +127,7 @@ async fn a_v1_package_is_credited_and_refunds_revoke_the_cumulative_share() {
 #[tokio::test]
 async fn a_v2_package_purchase_is_rejected_and_listed_for_refund() {
     let app = isolated_app("wh-v2").await;
-    credits::local::set_version(&app, "v2").await;
+    credits_testkit::set_version(&app, "v2").await;
     let buy = checkout_payment(DAHLIA, "val", "price_credits_500", "pi_v2", 4_900);
     expect(
         &app,
@@ -150,7 +150,7 @@ async fn a_v2_package_purchase_is_rejected_and_listed_for_refund() {
     assert!(
         app.service
             .store()
-            .account(&UserId::parse("val").unwrap())
+            .read_account(&UserId::parse("val").unwrap())
             .await
             .unwrap()
             .is_none(),
@@ -236,7 +236,7 @@ async fn deliver_with_new_price(app: &App, body: &str) -> (u16, Value) {
     response_json(handle(app, &hook, call.request()).await)
 }
 
-/// Issue 13, item 5: a paid checkout whose price the deployment does not know is parked (200:
+/// A paid checkout whose price the deployment does not know is parked (200:
 /// another product sold on the same Stripe account must not be retried for three days), listed,
 /// and not recorded, so that Stripe's resend applies it once the price map knows the price.
 #[tokio::test]
@@ -250,7 +250,7 @@ async fn a_checkout_for_an_unknown_price_is_parked_and_applies_when_resent_after
     assert!(store.stripe_event("evt_new").await.unwrap().is_none());
     assert!(
         store
-            .account(&UserId::parse("pam").unwrap())
+            .read_account(&UserId::parse("pam").unwrap())
             .await
             .unwrap()
             .is_none()
@@ -274,7 +274,7 @@ async fn a_checkout_for_an_unknown_price_is_parked_and_applies_when_resent_after
     assert!(store.parked_events().await.unwrap().is_empty());
 }
 
-/// Issue 13, item 6: a refund delivered before its purchase is parked on the payment; the
+/// A refund delivered before its purchase is parked on the payment; the
 /// purchase applies it in its own transaction and keeps only the unrefunded share.
 #[tokio::test]
 async fn a_refund_before_its_purchase_leaves_only_the_unrefunded_share() {
@@ -321,7 +321,7 @@ async fn a_refund_before_its_purchase_leaves_only_the_unrefunded_share() {
     assert_eq!(state(&app, "eli").await.2, 0);
 }
 
-/// Issue 13, "found by reading": a checkout paid later grants with its
+/// A checkout paid later grants with its
 /// `async_payment_succeeded`; one that needed no payment grants at once; a second event of one
 /// payment grants nothing more.
 #[tokio::test]

@@ -365,7 +365,14 @@ async fn an_unattributable_event_is_retried_until_its_link_arrives() {
         "{answer}"
     );
     let user = UserId::parse("dee").unwrap();
-    assert!(app.service.store().account(&user).await.unwrap().is_none());
+    assert!(
+        app.service
+            .store()
+            .read_account(&user)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(
         app.service
             .store()
@@ -424,7 +431,7 @@ async fn an_event_naming_neither_user_nor_customer_is_ignored_not_retried() {
     nothing_stored(&app, "nobody", "evt_noone").await;
 }
 
-/// Issue 13, item 4: `created` (incomplete) and `updated` (active, Pro Monthly) in the same
+/// `created` (incomplete) and `updated` (active, Pro Monthly) in the same
 /// second leave the paying user on Pro Monthly, in either order of arrival.
 #[tokio::test]
 async fn an_incomplete_then_active_subscription_in_one_second_ends_on_its_plan() {
@@ -481,7 +488,7 @@ async fn an_incomplete_then_active_subscription_in_one_second_ends_on_its_plan()
     }
 }
 
-/// Issue 13, "found by reading": an add-on item listed before the plan's must not make a
+/// An add-on item listed before the plan's must not make a
 /// paying user Free.
 #[tokio::test]
 async fn an_add_on_item_before_the_plans_keeps_the_plan() {

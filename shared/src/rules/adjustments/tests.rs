@@ -78,6 +78,7 @@ fn a_due_reset_applies_first_and_the_adjustment_meets_this_periods_bucket() {
     let acc = touch(None, &alice(), at(2026, 10, 3)).account;
     let spent = deduct(Some(&acc), &alice(), 5, "k", None, at(2026, 10, 4))
         .unwrap()
+        .0
         .account;
     let t = at(2026, 11, 2);
     let c = adjust(&spent, &adjustment(-3, Bucket::Monthly), t).unwrap();
@@ -154,12 +155,14 @@ fn step(current: &Account, op: &Op, t: DateTime<Utc>) -> Vec<Change> {
     let c = Some(&current);
     changes.push(match op {
         Op::Touch => touch(c, user, t),
-        Op::Deduct(n) => deduct(c, user, *n, "k", None, t).unwrap_or_else(|e| *e.touched),
+        Op::Deduct(n) => deduct(c, user, *n, "k", None, t).map_or_else(|e| *e.touched, |(c, _)| c),
         Op::Hold(n) => hold(c, user, *n, 300, "h", t)
             .map(|(c, _)| c)
             .unwrap_or_else(|e| e.touched().clone()),
         Op::Release => match current.holds.keys().next() {
-            Some(id) => release_hold(c, user, id, t).unwrap_or_else(|e| e.touched().clone()),
+            Some(id) => {
+                release_hold(c, user, id, t).map_or_else(|e| e.touched().clone(), |(c, _)| c)
+            }
             None => touch(c, user, t),
         },
         Op::Adjust(n, b) => adjust(&current, &adjustment(*n, *b), t).unwrap_or_else(|e| *e.touched),

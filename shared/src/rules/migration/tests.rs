@@ -95,7 +95,11 @@ fn undoing_a_migration_keeps_every_change_made_since() {
         t,
     ));
     k.buy(Package::ALL[0], "evt_3", t);
-    k.apply(deduct(Some(&k.account), &alice(), 70, "key", None, t).unwrap());
+    k.apply(
+        deduct(Some(&k.account), &alice(), 70, "key", None, t)
+            .unwrap()
+            .0,
+    );
     let before = k.holdings();
 
     let c = unmigrate(&k.account, &k.ledger, "rollback:r1", at(2026, 11, 12)).unwrap();
@@ -138,7 +142,11 @@ fn credits_a_migration_moved_move_back_as_far_as_they_are_left() {
     let mut k = Kept::open(at(2026, 11, 2));
     migrate_moving(&mut k, Bucket::Purchased, 50, at(2026, 11, 3));
     // 45 spent: the 5 monthly credits first, then 40 of the 50.
-    k.apply(deduct(Some(&k.account), &alice(), 45, "key", None, at(2026, 11, 4)).unwrap());
+    k.apply(
+        deduct(Some(&k.account), &alice(), 45, "key", None, at(2026, 11, 4))
+            .unwrap()
+            .0,
+    );
 
     let c = unmigrate(&k.account, &k.ledger, "rollback:r1", at(2026, 11, 5)).unwrap();
     let adjust = &c.entries[0];
@@ -231,14 +239,18 @@ fn step(k: &Kept, op: &Op, migrating: bool, t: DateTime<Utc>) -> Change {
     let a = Some(&k.account);
     let u = alice();
     match op {
-        Op::Deduct(n) => deduct(a, &u, *n, "k", None, t).unwrap_or_else(|e| *e.touched),
+        Op::Deduct(n) => deduct(a, &u, *n, "k", None, t)
+            .map(|(c, _)| c)
+            .unwrap_or_else(|e| *e.touched),
         Op::Plan(p) => change_plan(a, &u, *p, "evt", t),
         Op::Purchase(p) => purchase(a, &u, *p, "evt", t),
         Op::Hold(n) => hold(a, &u, *n, 86_400, "k", t)
             .map(|(c, _)| c)
             .unwrap_or_else(|e| e.touched().clone()),
         Op::Release => match k.account.holds.keys().next() {
-            Some(id) => release_hold(a, &u, id, t).unwrap_or_else(|e| e.touched().clone()),
+            Some(id) => release_hold(a, &u, id, t)
+                .map(|(c, _)| c)
+                .unwrap_or_else(|e| e.touched().clone()),
             None => touch(a, &u, t),
         },
         Op::Migrate if migrating => migrate(&k.account, "v2", t).unwrap_or_else(|| touch(a, &u, t)),

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use super::*;
 
 #[derive(Debug, Clone)]
-enum Op {
+pub(super) enum Op {
     Touch,
     Deduct(Credits),
     Plan(Plan),
@@ -38,7 +38,7 @@ fn op() -> impl Strategy<Value = Op> {
 /// Applies one operation as the service does: expired holds beyond one change's share closed
 /// first, in changes of their own ([`catch_up`]), then the command; refused ones still store
 /// what they touched.
-fn step(current: Option<&Account>, op: &Op, t: DateTime<Utc>) -> Vec<Change> {
+pub(super) fn step(current: Option<&Account>, op: &Op, t: DateTime<Utc>) -> Vec<Change> {
     let mut changes = Vec::new();
     let mut current = current.cloned();
     while let Some(batch) = catch_up(current.as_ref(), t) {
@@ -59,16 +59,18 @@ fn command(current: Option<&Account>, op: &Op, t: DateTime<Utc>) -> Change {
     let or_touched = |r: Result<Change, HoldRefusal>| r.unwrap_or_else(|e| e.touched().clone());
     match op {
         Op::Touch => touch(current, &alice(), t),
-        Op::Deduct(n) => deduct(current, &alice(), *n, "k", None, t).unwrap_or_else(|e| *e.touched),
+        Op::Deduct(n) => deduct(current, &alice(), *n, "k", None, t)
+            .map(|(c, _)| c)
+            .unwrap_or_else(|e| *e.touched),
         Op::Plan(p) => change_plan(current, &alice(), *p, "evt", t),
         Op::Purchase(p) => purchase(current, &alice(), *p, "evt", t),
         Op::Hold(n, ttl) => or_touched(hold(current, &alice(), *n, *ttl, "k", t).map(|(c, _)| c)),
         Op::Commit(i, a) => match nth(*i) {
-            Some(id) => or_touched(commit_hold(current, &alice(), &id, *a, t)),
+            Some(id) => or_touched(commit_hold(current, &alice(), &id, *a, t).map(|(c, _)| c)),
             None => touch(current, &alice(), t),
         },
         Op::Release(i) => match nth(*i) {
-            Some(id) => or_touched(release_hold(current, &alice(), &id, t)),
+            Some(id) => or_touched(release_hold(current, &alice(), &id, t).map(|(c, _)| c)),
             None => touch(current, &alice(), t),
         },
         Op::Revoke(n) => revoke(current, &alice(), *n, "evt", "refund", t).0,
@@ -77,12 +79,12 @@ fn command(current: Option<&Account>, op: &Op, t: DateTime<Utc>) -> Change {
 
 /// A history: operations at non-decreasing times, seconds to weeks apart (holds meet the next
 /// operations, or expire before them, or across a month's end).
-fn history() -> impl Strategy<Value = Vec<(i64, Op)>> {
+pub(super) fn history() -> impl Strategy<Value = Vec<(i64, Op)>> {
     let gap = prop_oneof![3 => 0..300i64, 1 => 86_400..40 * 86_400i64];
     prop::collection::vec((gap, op()), 1..60)
 }
 
-fn run(history: &[(i64, Op)]) -> ((Option<Account>, Vec<Entry>), Vec<Period>) {
+pub(super) fn run(history: &[(i64, Op)]) -> ((Option<Account>, Vec<Entry>), Vec<Period>) {
     let mut state = (None, Vec::new());
     let mut t = at(2026, 1, 1);
     let mut periods = Vec::new();
@@ -98,7 +100,7 @@ fn run(history: &[(i64, Op)]) -> ((Option<Account>, Vec<Entry>), Vec<Period>) {
 }
 
 /// The time of a history's last operation.
-fn end(history: &[(i64, Op)]) -> DateTime<Utc> {
+pub(super) fn end(history: &[(i64, Op)]) -> DateTime<Utc> {
     at(2026, 1, 1) + chrono::Duration::seconds(history.iter().map(|(s, _)| s).sum::<i64>())
 }
 
@@ -111,7 +113,7 @@ fn daily_history() -> impl Strategy<Value = Vec<(i64, Op)>> {
 
 /// The account at `now` with its expired holds beyond one change's share closed, as the
 /// service leaves it before deciding a command.
-fn caught_up(mut account: Account, now: DateTime<Utc>) -> Account {
+pub(super) fn caught_up(mut account: Account, now: DateTime<Utc>) -> Account {
     while let Some(batch) = catch_up(Some(&account), now) {
         account = batch.account;
     }
@@ -123,7 +125,7 @@ fn release_all(mut account: Account, now: DateTime<Utc>) -> Account {
     let ids: Vec<String> = account.holds.keys().cloned().collect();
     for id in ids {
         account = release_hold(Some(&account), &alice(), &id, now)
-            .map(|c| c.account)
+            .map(|(c, _)| c.account)
             .unwrap_or_else(|e| e.touched().account.clone());
     }
     account
@@ -197,13 +199,13 @@ proptest! {
             }
             Err(HoldRefusal::TooManyHolds { .. }) => prop_assert!(before.holds.len() >= MAX_OPEN_HOLDS),
             Err(other) => prop_assert!(false, "unexpected {:?}", other),
-            Ok((held, id)) => {
+            Ok((held, crate::rules::NewHold { id, .. })) => {
                 prop_assert_eq!(held.account.balance(), before.balance() - amount);
                 prop_assert_eq!(held.account.held, before.held + amount);
                 prop_assert_eq!(held.account.owned(), before.owned());
                 let later = now + chrono::Duration::seconds(30);
                 match commit_hold(Some(&held.account), &alice(), &id, commit, later) {
-                    Ok(done) => {
+                    Ok((done, _)) => {
                         let spent = commit.unwrap_or(amount);
                         prop_assert_eq!(done.account.balance(), before.balance() - spent);
                         prop_assert_eq!(done.account.held, before.held);
@@ -216,7 +218,7 @@ proptest! {
                     }
                     Err(other) => prop_assert!(false, "unexpected {:?}", other),
                 }
-                let released = release_hold(Some(&held.account), &alice(), &id, later).unwrap();
+                let released = release_hold(Some(&held.account), &alice(), &id, later).unwrap().0;
                 prop_assert_eq!(released.account.balance(), before.balance());
                 prop_assert!(release_hold(Some(&released.account), &alice(), &id, later).is_err());
             }
@@ -232,7 +234,7 @@ proptest! {
         let acc = caught_up(acc.unwrap(), now);
         let rolled = touch(Some(&acc), &alice(), now).account;
         match deduct(Some(&acc), &alice(), amount, "k", None, now) {
-            Ok(c) => {
+            Ok((c, _)) => {
                 prop_assert_eq!(c.account.balance(), rolled.balance() - amount);
                 prop_assert_eq!(c.account.plan, rolled.plan);
             }

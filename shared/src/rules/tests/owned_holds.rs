@@ -18,13 +18,14 @@ fn kinds(c: &Change) -> Vec<(EntryKind, Credits, Credits)> {
         .collect()
 }
 
-/// Issue 13, item 2: buy 1,000, hold 1,005, the charge is fully refunded, release: nothing of
+/// Buy 1,000, hold 1,005, the charge is fully refunded, release: nothing of
 /// the package may remain.
 #[test]
 fn a_refund_takes_the_held_purchased_credits_the_bucket_lacks() {
     let now = at(2026, 11, 10);
     let acc = with_purchased(1_000, Plan::Free, now);
-    let (held, id) = hold(Some(&acc), &alice(), 1_005, 900, "k", now).unwrap();
+    let (held, crate::rules::NewHold { id, .. }) =
+        hold(Some(&acc), &alice(), 1_005, 900, "k", now).unwrap();
     assert_eq!((held.account.balance(), held.account.held), (0, 1_005));
     let (refunded, shortfall) = revoke(Some(&held.account), &alice(), 1_000, "evt", "refund", now);
     assert_eq!(shortfall, 0);
@@ -33,7 +34,9 @@ fn a_refund_takes_the_held_purchased_credits_the_bucket_lacks() {
     let h = &refunded.account.holds[&id];
     assert_eq!((h.amount, h.monthly, h.purchased), (5, 5, 0));
     assert_eq!(refunded.account.owned(), 5);
-    let released = release_hold(Some(&refunded.account), &alice(), &id, now).unwrap();
+    let released = release_hold(Some(&refunded.account), &alice(), &id, now)
+        .unwrap()
+        .0;
     assert_eq!(
         (released.account.monthly, released.account.purchased),
         (5, 0)
@@ -45,8 +48,10 @@ fn a_refund_takes_the_held_purchased_credits_the_bucket_lacks() {
 fn a_refund_takes_the_bucket_first_then_the_newest_hold() {
     let now = at(2026, 11, 10);
     let acc = with_purchased(300, Plan::Free, now);
-    let (a, first) = hold(Some(&acc), &alice(), 105, 900, "k1", now).unwrap();
-    let (b, second) = hold(Some(&a.account), &alice(), 100, 900, "k2", now).unwrap();
+    let (a, crate::rules::NewHold { id: first, .. }) =
+        hold(Some(&acc), &alice(), 105, 900, "k1", now).unwrap();
+    let (b, crate::rules::NewHold { id: second, .. }) =
+        hold(Some(&a.account), &alice(), 100, 900, "k2", now).unwrap();
     assert_eq!(b.account.purchased, 100);
     let (c, _) = revoke(Some(&b.account), &alice(), 250, "evt", "refund", now);
     assert_eq!(c.account.purchased, 0);
@@ -60,10 +65,14 @@ fn a_refund_takes_the_bucket_first_then_the_newest_hold() {
         commit_hold(Some(&c.account), &alice(), &first, Some(105), now),
         Err(HoldRefusal::Exceeds { held: 55, .. })
     ));
-    let done = commit_hold(Some(&c.account), &alice(), &first, None, now).unwrap();
+    let done = commit_hold(Some(&c.account), &alice(), &first, None, now)
+        .unwrap()
+        .0;
     assert_eq!(done.closed_holds[0].committed, 55);
     // An emptied hold is still open: it commits or releases nothing.
-    let emptied = release_hold(Some(&done.account), &alice(), &second, now).unwrap();
+    let emptied = release_hold(Some(&done.account), &alice(), &second, now)
+        .unwrap()
+        .0;
     assert_eq!(emptied.closed_holds[0].released, 0);
     assert_eq!(emptied.account.owned(), 0);
 }
@@ -74,6 +83,7 @@ fn a_refund_beyond_what_is_owned_records_the_shortfall() {
     let acc = with_purchased(100, Plan::Free, now);
     let spent = deduct(Some(&acc), &alice(), 65, "d", None, now)
         .unwrap()
+        .0
         .account;
     let (held, _) = hold(Some(&spent), &alice(), 30, 900, "k", now).unwrap();
     let (c, shortfall) = revoke(Some(&held.account), &alice(), 100, "evt", "refund", now);
@@ -85,21 +95,24 @@ fn a_refund_beyond_what_is_owned_records_the_shortfall() {
     );
 }
 
-/// Issue 13, item 3: Pro Monthly, hold every monthly credit, the subscription ends, release:
+/// Pro Monthly, hold every monthly credit, the subscription ends, release:
 /// the Free account keeps 5 monthly credits, no more. A fully refunded Lifetime the same.
 #[test]
 fn a_downgrade_caps_the_held_monthly_credits_too() {
     let now = at(2026, 11, 10);
     for (plan, held) in [(Plan::ProMonthly, 100), (Plan::Lifetime, 500)] {
         let acc = with_purchased(0, plan, now);
-        let (h, id) = hold(Some(&acc), &alice(), held, 900, "k", now).unwrap();
+        let (h, crate::rules::NewHold { id, .. }) =
+            hold(Some(&acc), &alice(), held, 900, "k", now).unwrap();
         let down = change_plan(Some(&h.account), &alice(), Plan::Free, "evt", now);
         assert_eq!(
             kinds(&down),
             [(EntryKind::Adjust, -(held - 5), 5)],
             "{plan}"
         );
-        let released = release_hold(Some(&down.account), &alice(), &id, now).unwrap();
+        let released = release_hold(Some(&down.account), &alice(), &id, now)
+            .unwrap()
+            .0;
         assert_eq!(
             (released.account.plan, released.account.monthly),
             (Plan::Free, 5)
@@ -112,7 +125,8 @@ fn a_downgrade_cuts_the_monthly_bucket_before_the_holds_and_leaves_purchased_alo
     let now = at(2026, 11, 10);
     let acc = with_purchased(50, Plan::ProYearly, now);
     // 150 monthly: 120 held (monthly only), 30 left in the bucket.
-    let (h, id) = hold(Some(&acc), &alice(), 120, 900, "k", now).unwrap();
+    let (h, crate::rules::NewHold { id, .. }) =
+        hold(Some(&acc), &alice(), 120, 900, "k", now).unwrap();
     let down = change_plan(Some(&h.account), &alice(), Plan::ProMonthly, "evt", now);
     // 150 owned monthly credits capped at 100: 30 from the bucket, 20 from the hold.
     assert_eq!((down.account.monthly, down.account.purchased), (0, 50));
@@ -127,20 +141,23 @@ fn a_downgrade_cuts_the_monthly_bucket_before_the_holds_and_leaves_purchased_alo
 fn held_monthly_credits_of_an_ended_period_are_not_capped_they_expire_when_they_return() {
     let nov = Utc.with_ymd_and_hms(2026, 11, 30, 23, 50, 0).unwrap();
     let acc = with_purchased(0, Plan::ProMonthly, nov);
-    let (h, id) = hold(Some(&acc), &alice(), 80, 3_600, "k", nov).unwrap();
+    let (h, crate::rules::NewHold { id, .. }) =
+        hold(Some(&acc), &alice(), 80, 3_600, "k", nov).unwrap();
     let dec = Utc.with_ymd_and_hms(2026, 12, 1, 0, 5, 0).unwrap();
     // December's 100 are capped at 5; November's 80 still held are not December's credits.
     let down = change_plan(Some(&h.account), &alice(), Plan::Free, "evt", dec);
     assert_eq!(down.account.monthly, 5);
     assert_eq!(down.account.holds[&id].amount, 80);
-    let back = release_hold(Some(&down.account), &alice(), &id, dec).unwrap();
+    let back = release_hold(Some(&down.account), &alice(), &id, dec)
+        .unwrap()
+        .0;
     assert_eq!(
         (back.account.monthly, back.closed_holds[0].expired),
         (5, 80)
     );
 }
 
-/// Issue 13, item 1: 100 holds that each drew from both buckets, all expired across a month's
+/// 100 holds that each drew from both buckets, all expired across a month's
 /// end. Closing one writes three items; the batches and the final change each fit a transaction.
 #[test]
 fn expired_holds_are_closed_in_batches_that_fit_one_transaction() {

@@ -32,8 +32,8 @@ fn v2() -> Option<Flags> {
     })
 }
 
-fn ev(id: &str, created: i64, command: Command) -> Event {
-    Event {
+fn ev(id: &str, created: i64, command: Command) -> StripeEvent {
+    StripeEvent {
         id: id.into(),
         kind: "test".into(),
         created,
@@ -91,14 +91,14 @@ impl World {
     }
 
     /// Reads what `needs` names, decides, applies the write as the store would.
-    fn deliver(&mut self, event: &Event) -> Result<Outcome, Refusal> {
+    fn deliver(&mut self, event: &StripeEvent) -> Result<EventOutcome, Refusal> {
         let prices = PriceMap::default();
         let ctx = StripeContext {
             prices: &prices,
             flags: self.flags,
         };
         if self.recorded.contains(&event.id) {
-            return Ok(Outcome::Duplicate);
+            return Ok(EventOutcome::Duplicate);
         }
         let needs = needs(event, &ctx);
         let payment = needs

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use credits::account::UserId;
 use credits::ledger::TransactionId;
-use credits::local::ApiCall;
 use credits::store::Page;
+use credits_testkit::ApiCall;
 use serde_json::json;
 
 use super::{Call, Run};

@@ -14,15 +14,15 @@ fn package_refunds_revoke_the_cumulative_share_held_credits_included() {
             T,
             buy(Some("price_credits_100"), "pi_p", 1_000)
         )),
-        Ok(Outcome::Applied)
+        Ok(EventOutcome::Applied)
     );
     assert_eq!(w.buckets(), (5, 100, 0));
     // (refunded so far, outcome, purchased after, the purchase's revoked total)
     let steps = [
-        (300, Outcome::Applied, 70, 30),
-        (300, Outcome::Ignored, 70, 30),
-        (333, Outcome::Applied, 67, 33),
-        (200, Outcome::Ignored, 67, 33),
+        (300, EventOutcome::Applied, 70, 30),
+        (300, EventOutcome::Ignored, 70, 30),
+        (333, EventOutcome::Applied, 67, 33),
+        (200, EventOutcome::Ignored, 67, 33),
     ];
     for (n, (refunded, outcome, purchased, revoked)) in steps.into_iter().enumerate() {
         let e = ev(&format!("evt_r{n}"), T + 1, refund("pi_p", 1_000, refunded));
@@ -33,19 +33,22 @@ fn package_refunds_revoke_the_cumulative_share_held_credits_included() {
     // Hold 40 (5 monthly, 35 purchased), spend 20 more: the full refund takes the 12 left in
     // the bucket and 35 out of the hold; 20 were spent (the shortfall).
     let a = w.account.clone().unwrap();
-    let (held, id) = rules::hold(Some(&a), &ann(), 40, 900, "k", now()).unwrap();
-    let spent = rules::deduct(Some(&held.account), &ann(), 20, "d", None, now()).unwrap();
+    let (held, crate::rules::NewHold { id, .. }) =
+        rules::hold(Some(&a), &ann(), 40, 900, "k", now()).unwrap();
+    let spent = rules::deduct(Some(&held.account), &ann(), 20, "d", None, now())
+        .unwrap()
+        .0;
     w.account = Some(spent.account);
     assert_eq!(w.buckets(), (0, 12, 40));
     let full = ev("evt_full", T + 2, refund("pi_p", 1_000, 1_000));
-    assert_eq!(w.deliver(&full), Ok(Outcome::Applied));
+    assert_eq!(w.deliver(&full), Ok(EventOutcome::Applied));
     let a = w.account.clone().unwrap();
     assert_eq!((a.monthly, a.purchased, a.held), (0, 0, 5));
     assert_eq!(a.holds[&id].purchased, 0);
-    assert_eq!(w.deliver(&full), Ok(Outcome::Duplicate));
+    assert_eq!(w.deliver(&full), Ok(EventOutcome::Duplicate));
 }
 
-/// Issue 13, item 6: a refund before its purchase is parked on the payment; the purchase
+/// A refund before its purchase is parked on the payment; the purchase
 /// applies it in its own write, keeping only the unrefunded share.
 #[test]
 fn a_refund_before_its_purchase_is_applied_with_the_purchase() {
@@ -67,14 +70,14 @@ fn a_refund_before_its_purchase_is_applied_with_the_purchase() {
         let mut w = World::v1();
         for (n, r) in refunds.iter().enumerate() {
             let e = ev(&format!("evt_r{n}"), T, refund("pi_1", amount, *r));
-            assert_eq!(w.deliver(&e), Ok(Outcome::Parked), "{price} {r}");
+            assert_eq!(w.deliver(&e), Ok(EventOutcome::Parked), "{price} {r}");
             assert!(w.recorded.is_empty(), "a parked refund is not done");
         }
         let largest = *refunds.iter().max().unwrap();
         let parked = w.payments["pi_1"].parked_refund.clone().unwrap();
         assert_eq!(parked.amount_refunded, largest);
         let purchase = ev("evt_buy", T + 5, buy(Some(price), "pi_1", amount));
-        assert_eq!(w.deliver(&purchase), Ok(Outcome::Applied));
+        assert_eq!(w.deliver(&purchase), Ok(EventOutcome::Applied));
         assert_eq!(
             (w.plan(), w.buckets().1),
             (plan, purchased),
@@ -88,7 +91,7 @@ fn a_refund_before_its_purchase_is_applied_with_the_purchase() {
         assert_eq!(w.payments["pi_1"].parked_refund, None, "consumed");
         // A redelivery of a refund now finds the purchase: nothing more to take.
         let again = ev("evt_r0", T + 6, refund("pi_1", amount, refunds[0]));
-        assert_eq!(w.deliver(&again), Ok(Outcome::Ignored), "{price}");
+        assert_eq!(w.deliver(&again), Ok(EventOutcome::Ignored), "{price}");
         assert_eq!(w.buckets().1, purchased);
     }
     // The ledger of the package case says what happened: a purchase, then its refund.
@@ -125,21 +128,21 @@ fn a_refund_before_its_purchase_is_applied_with_the_purchase() {
     );
 }
 
-/// Issue 13, item 5: a paid checkout this deployment cannot apply is parked, not recorded, and
+/// A paid checkout this deployment cannot apply is parked, not recorded, and
 /// a delivery after the price map knows its price applies it.
 #[test]
 fn a_checkout_for_a_price_not_configured_is_parked_and_applies_once_it_is() {
     for price in [None, Some("price_other_product"), Some("price_pro_monthly")] {
         let mut w = World::v1();
         let e = ev("evt_1", T, buy(price, "pi_1", 1_000));
-        assert_eq!(w.deliver(&e), Ok(Outcome::Parked), "{price:?}");
-        assert_eq!(w.deliver(&e), Ok(Outcome::Parked), "again: {price:?}");
+        assert_eq!(w.deliver(&e), Ok(EventOutcome::Parked), "{price:?}");
+        assert_eq!(w.deliver(&e), Ok(EventOutcome::Parked), "again: {price:?}");
         assert!(w.recorded.is_empty() && w.account.is_none());
         assert_eq!(w.parked, ["evt_1", "evt_1"]);
     }
     let mut w = World::v1();
     let e = ev("evt_1", T, buy(Some("price_new"), "pi_1", 1_000));
-    assert_eq!(w.deliver(&e), Ok(Outcome::Parked));
+    assert_eq!(w.deliver(&e), Ok(EventOutcome::Parked));
     // The operator maps the price, and resends the event.
     let prices = PriceMap::parse("price_new=basic").unwrap();
     let ctx = StripeContext {
@@ -151,7 +154,7 @@ fn a_checkout_for_a_price_not_configured_is_parked_and_applies_once_it_is() {
         ..Facts::default()
     };
     let d = decide(&e, &facts, &ctx, now()).unwrap();
-    assert_eq!(d.outcome, Outcome::Applied);
+    assert_eq!(d.outcome, EventOutcome::Applied);
     assert_eq!(d.write.change.unwrap().account.purchased, 100);
     assert!(d.write.event.is_some());
 }
@@ -175,16 +178,16 @@ fn purchases_by_flags_payment_and_attribution() {
     };
     // (event, flags, facts, outcome or refusal)
     type Case<'a> = (
-        &'a Event,
+        &'a StripeEvent,
         Option<Flags>,
         &'a Facts,
-        Result<Outcome, Refusal>,
+        Result<EventOutcome, Refusal>,
     );
     let cases: [Case; 7] = [
-        (&package, v1(), &named, Ok(Outcome::Applied)),
-        (&package, v2(), &named, Ok(Outcome::Rejected)),
+        (&package, v1(), &named, Ok(EventOutcome::Applied)),
+        (&package, v2(), &named, Ok(EventOutcome::Rejected)),
         (&package, None, &named, Err(Refusal::FlagsUnknown)),
-        (&lifetime, None, &named, Ok(Outcome::Applied)),
+        (&lifetime, None, &named, Ok(EventOutcome::Applied)),
         (
             &package,
             v1(),
@@ -192,8 +195,8 @@ fn purchases_by_flags_payment_and_attribution() {
             Err(Refusal::Unattributable),
         ),
         // The session's completed and async-succeeded events (or any two) grant once.
-        (&package, v1(), &paid_already, Ok(Outcome::Ignored)),
-        (&lifetime, v1(), &paid_already, Ok(Outcome::Ignored)),
+        (&package, v1(), &paid_already, Ok(EventOutcome::Ignored)),
+        (&lifetime, v1(), &paid_already, Ok(EventOutcome::Ignored)),
     ];
     for (n, (event, flags, facts, want)) in cases.into_iter().enumerate() {
         let ctx = StripeContext {
@@ -209,10 +212,10 @@ fn purchases_by_flags_payment_and_attribution() {
         flags: v2(),
         ..World::default()
     };
-    assert_eq!(w.deliver(&package), Ok(Outcome::Rejected));
+    assert_eq!(w.deliver(&package), Ok(EventOutcome::Rejected));
     assert_eq!(w.payments["pi_1"].user_id, Some(ann()));
     let r = ev("evt_r", T + 1, refund("pi_1", 4_900, 4_900));
-    assert_eq!(w.deliver(&r), Ok(Outcome::Ignored));
+    assert_eq!(w.deliver(&r), Ok(EventOutcome::Ignored));
 }
 
 #[test]

@@ -2,12 +2,12 @@
 
 use super::*;
 
-/// Issue 13, item 4: two events of one subscription in the same second end in the same state
+/// Two events of one subscription in the same second end in the same state
 /// in either order, and that state is the one later in the subscription's life (then the larger
 /// plan); an older second never changes anything.
 #[test]
 fn same_second_subscription_events_order_by_lifecycle_then_plan() {
-    use Outcome::{Applied, Stale};
+    use EventOutcome::{Applied, Stale};
     let m = "price_pro_monthly";
     let y = "price_pro_yearly";
     // (first, second, created offset of the second, plan after both, outcome of the second)
@@ -155,7 +155,7 @@ fn within_one_second_the_later_status_stands_in_either_order() {
     }
 }
 
-/// Issue 13, "found by reading": an add-on item before the plan's must not make a paying user
+/// An add-on item before the plan's must not make a paying user
 /// Free; of two plan items the larger counts.
 #[test]
 fn the_plan_comes_from_the_item_whose_price_is_a_configured_plan() {
@@ -194,11 +194,11 @@ fn the_plan_comes_from_the_item_whose_price_is_a_configured_plan() {
             false,
         ),
     );
-    assert_eq!(w.deliver(&event), Ok(Outcome::Applied));
+    assert_eq!(w.deliver(&event), Ok(EventOutcome::Applied));
     assert_eq!(w.plan(), Plan::ProMonthly);
 }
 
-/// Issue 13, item 3 (and its Lifetime half): a downgrade's cap reaches the held monthly credits.
+/// A downgrade's cap reaches the held monthly credits.
 #[test]
 fn a_subscription_ending_or_a_lifetime_refunded_caps_held_credits() {
     let mut w = World::v1();
@@ -210,7 +210,8 @@ fn a_subscription_ending_or_a_lifetime_refunded_caps_held_credits() {
     .unwrap();
     let a = w.account.clone().unwrap();
     let all = a.monthly;
-    let (held, id) = rules::hold(Some(&a), &ann(), all, 900, "k", now()).unwrap();
+    let (held, crate::rules::NewHold { id, .. }) =
+        rules::hold(Some(&a), &ann(), all, 900, "k", now()).unwrap();
     w.account = Some(held.account);
     w.deliver(&ev(
         "evt_2",
@@ -220,7 +221,7 @@ fn a_subscription_ending_or_a_lifetime_refunded_caps_held_credits() {
     .unwrap();
     let a = w.account.clone().unwrap();
     assert_eq!((a.plan, a.monthly, a.held), (Plan::Free, 0, 5));
-    let back = rules::release_hold(Some(&a), &ann(), &id, now()).unwrap();
+    let back = rules::release_hold(Some(&a), &ann(), &id, now()).unwrap().0;
     assert_eq!(back.account.monthly, 5);
 
     let mut w = World::v1();
@@ -231,7 +232,7 @@ fn a_subscription_ending_or_a_lifetime_refunded_caps_held_credits() {
     w.account = Some(held.account);
     assert_eq!(
         w.deliver(&ev("evt_r", T + 1, refund("pi_l", 29_900, 29_900))),
-        Ok(Outcome::Applied)
+        Ok(EventOutcome::Applied)
     );
     assert_eq!((w.plan(), w.buckets()), (Plan::Free, (0, 0, 5)));
 }

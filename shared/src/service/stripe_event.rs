@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 
 use super::{Attempt, CreditService, retry};
 use crate::store::StoreError;
-use crate::store::stripe::StripeWriteError;
+use crate::store::stripe_items::StripeWriteError;
 use crate::stripe::decide::{self, Facts, Refusal, Who};
-pub use crate::stripe::decide::{Outcome, StripeContext};
-use crate::stripe::{Command, Event};
+pub use crate::stripe::decide::{EventOutcome, StripeContext};
+use crate::stripe::{Command, StripeEvent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StripeError {
@@ -46,14 +46,14 @@ fn fault(e: StoreError) -> Result<Stop, Attempt> {
 
 impl CreditService {
     /// Applies `event` at most once, whatever the number and order of its deliveries.
-    pub async fn apply_stripe(
+    pub async fn apply_stripe_event(
         &self,
-        event: &Event,
+        event: &StripeEvent,
         ctx: &StripeContext<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, StripeError> {
+    ) -> Result<EventOutcome, StripeError> {
         if let Command::Ignore(_) = event.command {
-            return Ok(Outcome::Ignored);
+            return Ok(EventOutcome::Ignored);
         }
         let result = retry(|| async {
             match self.attempt(event, ctx, now).await {
@@ -65,7 +65,7 @@ impl CreditService {
         .await?;
         match result {
             Ok(outcome) => Ok(outcome),
-            Err(Stop::Duplicate) => Ok(Outcome::Duplicate),
+            Err(Stop::Duplicate) => Ok(EventOutcome::Duplicate),
             Err(Stop::Fail(e)) => Err(e),
         }
     }
@@ -75,10 +75,10 @@ impl CreditService {
     /// case, costs one round trip less.
     async fn attempt(
         &self,
-        event: &Event,
+        event: &StripeEvent,
         ctx: &StripeContext<'_>,
         now: DateTime<Utc>,
-    ) -> Step<Outcome> {
+    ) -> Step<EventOutcome> {
         let store = self.store();
         let needs = decide::needs(event, ctx);
         let payment = match &needs.payment {
@@ -119,7 +119,7 @@ impl CreditService {
             tracing::warn!(event_id = %event.id, outcome = decision.outcome.as_str(), note = %note, "stripe event");
         }
         let rev = stored.map(|s| s.rev);
-        match store.apply_stripe(rev, &decision.write, now).await {
+        match store.write_stripe_decision(rev, &decision.write, now).await {
             Ok(()) => Ok(decision.outcome),
             Err(StripeWriteError::Duplicate) => Err(Ok(Stop::Duplicate)),
             Err(StripeWriteError::Conflict) => Err(Err(Attempt::Again)),

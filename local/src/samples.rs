@@ -1,11 +1,11 @@
-//! The samples in `events/` made ready for `cargo lambda invoke` (`credits-ops event FILE`):
+//! The samples in `events/` made ready for `cargo lambda invoke` (`credits-local event FILE`):
 //! most are sent as they are, but two depend on the moment they are sent. A Function URL
 //! event for the webhook carries a `Stripe-Signature` that holds for 300 s, so it is signed
 //! afresh; a hold's release or commit names a hold, so one is opened now for the event's user
 //! and named. Everything else is printed unchanged.
 
 use credits::app::App;
-use credits::local::{ApiCall, response_json};
+use credits_testkit::{ApiCall, response_json};
 use serde_json::Value;
 
 /// The local stack's emulator, used when `AWS_ENDPOINT_URL` is not set.

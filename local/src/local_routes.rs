@@ -1,6 +1,6 @@
 //! Routes the local gateway serves beside the template's, for people and tools on the local
-//! stack only (never in the SAM template or a deployment): the reference page, the OpenAPI
-//! document, and tokens for a user id, signed with the local secret.
+//! stack only (never in the SAM template or a deployment): the reference page, the committed
+//! OpenAPI document, and tokens for a user id, signed with the local secret.
 
 use bytes::Bytes;
 use credits::account::UserId;
@@ -13,8 +13,13 @@ use lambda_http::Body;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::http::to_hyper;
+
 /// The reference page: plain HTML, CSS and JavaScript, no build step.
 pub const PAGE: &str = include_str!("../page/index.html");
+/// The committed OpenAPI document (`credits-ops openapi --write` keeps it in step with the
+/// types; its test fails when it is not).
+pub const OPENAPI: &str = include_str!("../../infra/openapi.json");
 /// How long a token from `POST /local/token` lasts.
 pub const TOKEN_TTL_SECONDS: i64 = 3600;
 const MAX_TOKEN_BODY: usize = 4096;
@@ -44,7 +49,7 @@ pub async fn answer(
 ) -> Response<Full<Bytes>> {
     match route {
         LocalRoute::Page => text(PAGE.into(), "text/html; charset=utf-8"),
-        LocalRoute::OpenApi => text(crate::openapi::document_text(), "application/json"),
+        LocalRoute::OpenApi => text(OPENAPI.into(), "application/json"),
         LocalRoute::Token => token(secret, req).await,
     }
 }
@@ -81,7 +86,7 @@ async fn token(secret: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
         Ok(user) => lambda(json_response(
             StatusCode::OK,
             &json!({
-                "token": credits::local::user_token(secret, user.as_str(), &[], TOKEN_TTL_SECONDS),
+                "token": credits_testkit::user_token(secret, user.as_str(), &[], TOKEN_TTL_SECONDS),
                 "user_id": user.as_str(),
                 "expires_in": TOKEN_TTL_SECONDS,
             }),
@@ -91,5 +96,5 @@ async fn token(secret: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
 }
 
 fn lambda(response: lambda_http::Response<Body>) -> Response<Full<Bytes>> {
-    crate::gateway::to_hyper(response)
+    to_hyper(response)
 }

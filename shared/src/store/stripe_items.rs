@@ -189,7 +189,7 @@ impl Store {
     /// existing, so a second delivery is a `Duplicate`), the account and its entries
     /// (conditioned on the revision read), the payment (conditioned on being as read) and the
     /// other Stripe items that go with them.
-    pub async fn apply_stripe(
+    pub async fn write_stripe_decision(
         &self,
         rev: Option<u64>,
         w: &Write,
@@ -207,7 +207,7 @@ impl Store {
         }
     }
 
-    /// The transaction of [`Store::apply_stripe`], and the index of the event's record in it.
+    /// The transaction of [`Store::write_stripe_decision`], and the index of the event's record in it.
     pub(crate) fn stripe_items(
         &self,
         rev: Option<u64>,

@@ -252,7 +252,7 @@ pub async fn serve(
     api: Arc<StripeApi>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    crate::gateway::serve_with(listener, shutdown, move |req: Request<Incoming>| {
+    crate::http::serve_with(listener, shutdown, move |req: Request<Incoming>| {
         let api = api.clone();
         async move {
             let auth = req

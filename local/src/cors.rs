@@ -31,7 +31,7 @@ pub struct CorsRules {
 impl CorsRules {
     /// From the template's one `AWS::Serverless::HttpApi`.
     pub fn from_template() -> Result<Self, String> {
-        let resources = credits::local::resources().map_err(|e| e.to_string())?;
+        let resources = credits_testkit::resources().map_err(|e| e.to_string())?;
         let config = resources
             .values()
             .find(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::HttpApi"))
@@ -106,21 +106,35 @@ impl AllowedOrigin {
 /// The allowed origins and the template's rules.
 #[derive(Debug, Clone)]
 pub struct Cors {
+    /// As configured, for people to read.
+    listed: String,
     origins: Vec<AllowedOrigin>,
     rules: CorsRules,
 }
 
 impl Cors {
-    /// `origins` is a comma-separated list (the format of `CREDITS_CORS_ALLOWED_ORIGINS`).
+    /// `origins` is a comma-separated list (the format of `CREDITS_CORS_ALLOWED_ORIGINS`), with
+    /// the template's rules.
     pub fn new(origins: &str) -> Result<Self, String> {
+        Self::with_rules(origins, CorsRules::from_template()?)
+    }
+
+    /// `origins` as in [`Cors::new`], with `rules` already read.
+    pub fn with_rules(origins: &str, rules: CorsRules) -> Result<Self, String> {
         Ok(Self {
+            listed: origins.trim().to_owned(),
             origins: origins
                 .split(',')
                 .filter(|o| !o.trim().is_empty())
                 .map(AllowedOrigin::parse)
                 .collect::<Result<_, _>>()?,
-            rules: CorsRules::from_template()?,
+            rules,
         })
+    }
+
+    /// The allowed origins as configured.
+    pub fn listed(&self) -> &str {
+        &self.listed
     }
 
     pub fn allows(&self, origin: &str) -> bool {
@@ -214,7 +228,7 @@ mod tests {
             assert!(rules.expose_headers.iter().any(|a| a == h), "{h}");
         }
         // Every method the template routes is allowed.
-        for r in credits::local::http_routes().unwrap() {
+        for r in credits_testkit::http_routes().unwrap() {
             assert!(rules.allow_methods.contains(&r.method), "{}", r.key());
         }
     }

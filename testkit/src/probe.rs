@@ -1,4 +1,4 @@
-//! (feature `local`) An SDK interceptor that records every DynamoDB request a client makes:
+//! An SDK interceptor that records every DynamoDB request a client makes:
 //! the operation, the items it reads or writes, the bytes sent, and the capacity the store
 //! reports. Tests assert the per-operation cost with it; the benchmarks report it.
 //!
@@ -106,7 +106,7 @@ impl Probe {
 
     /// A DynamoDB client with this probe on the given configuration.
     pub fn client(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-        let (product, _) = crate::app::clients(sdk, None);
+        let (product, _) = credits::app::clients(sdk, None);
         let config = product
             .config()
             .to_builder()
