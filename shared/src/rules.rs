@@ -8,6 +8,8 @@ use crate::ledger::{Bucket, Entry, EntryKind, TransactionId};
 use crate::period::Period;
 use crate::plan::{Credits, Package, Plan};
 
+mod adjustments;
+pub use adjustments::{Adjustment, BucketTooLow, MAX_ADJUSTMENT, adjust, adjustment_cause};
 mod holds;
 pub use holds::{
     DEFAULT_HOLD_TTL, EXPIRY_BATCH, HoldEnd, HoldRefusal, MAX_HOLD_TTL, MAX_OPEN_HOLDS,

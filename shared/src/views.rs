@@ -15,6 +15,8 @@ use crate::reset::records::{Counts, Progress};
 use crate::rules::prices::PriceList;
 use crate::rules::{ClosedHold, HoldEnd, NewHold};
 
+mod adjustments;
+pub use adjustments::Adjusted;
 mod preview;
 pub use preview::{PlanChangeKind, PreviewView};
 

@@ -51,7 +51,7 @@ async fn transactions(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
 }
 
 /// `limit` (1 to 100, default 20) and `cursor` (a `next_cursor` this API gave), each at most once.
-fn page_query(req: &Request) -> Result<(usize, Option<TransactionId>), ApiError> {
+pub fn page_query(req: &Request) -> Result<(usize, Option<TransactionId>), ApiError> {
     let single = |name: &str| query_once(req, name);
     let limit = match single("limit")? {
         None => DEFAULT_LIMIT,

@@ -121,7 +121,7 @@ fn deduct_request(body: Map<String, Value>) -> Result<DeductRequest, ApiError> {
 /// A JSON number without a fractional part from `min` to `max`, as JSON Schema's `integer` (and
 /// so the OpenAPI document) defines it: `2`, `2.0` and `2e0` are all 2; `1.5` and `"1"` are
 /// refused. Beyond 2^53 a float is not exact, so it is refused too.
-pub(crate) fn whole_number(name: &str, value: &Value, min: i64, max: i64) -> Result<i64, ApiError> {
+pub fn whole_number(name: &str, value: &Value, min: i64, max: i64) -> Result<i64, ApiError> {
     const EXACT: f64 = 9_007_199_254_740_992.0;
     value
         .as_i64()
@@ -140,7 +140,7 @@ pub(crate) fn whole_number(name: &str, value: &Value, min: i64, max: i64) -> Res
 }
 
 /// 1 to 255 visible ASCII characters, such as a UUID.
-pub(crate) fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
+pub fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
     let key = api::header_str(req, IDEMPOTENCY_HEADER)?
         .ok_or_else(|| ApiError::invalid("the Idempotency-Key header is required"))?;
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
@@ -204,7 +204,7 @@ fn insufficient(account: &Account, required: Credits, flags: &Flags) -> ApiError
 }
 
 /// An idempotent answer as the response; a replay, sent as recorded, says so in a header.
-fn respond<T: Serialize>(answer: Answer<T>, status: StatusCode) -> Response<Body> {
+pub fn respond<T: Serialize>(answer: Answer<T>, status: StatusCode) -> Response<Body> {
     match answer {
         Answer::Applied(view) => json_response(status, &view),
         Answer::Replayed(recorded) => {

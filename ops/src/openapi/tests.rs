@@ -234,6 +234,7 @@ fn every_error_answer_is_the_shared_error_or_a_flat_named_one() {
             [
                 "HoldClosed",
                 "IdempotencyConflict",
+                "InsufficientBucket",
                 "InsufficientCredits",
                 "TooManyHolds"
             ]
@@ -254,6 +255,25 @@ fn every_error_answer_is_the_shared_error_or_a_flat_named_one() {
     assert_eq!(schemas["HoldClosed"]["required"], json!(["error", "hold"]));
     // The gateway's own shape is documented beside, not mixed into, the contract's 401.
     assert_eq!(schemas["GatewayError"]["required"], json!(["message"]));
+}
+
+#[test]
+fn the_adjustment_body_follows_the_rule_and_the_handler() {
+    let doc = document();
+    let body = &doc["components"]["schemas"]["AdjustmentBody"];
+    assert_eq!(body["additionalProperties"], json!(false));
+    assert_eq!(body["required"], json!(["amount", "bucket", "reason"]));
+    let amount = &body["properties"]["amount"];
+    let max = credits::rules::MAX_ADJUSTMENT;
+    assert_eq!(
+        (&amount["minimum"], &amount["maximum"], &amount["not"]),
+        (&json!(-max), &json!(max), &json!({"const": 0}))
+    );
+    let reason = &body["properties"]["reason"];
+    assert_eq!(
+        (&reason["minLength"], &reason["maxLength"]),
+        (&json!(1), &json!(monthly_reset::support::MAX_REASON_CHARS))
+    );
 }
 
 /// The code the document names under each error status is an [`ErrorCode`] answered with that

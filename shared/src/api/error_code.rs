@@ -17,10 +17,12 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     HoldNotFound,
+    UserNotFound,
     MethodNotAllowed,
     IdempotencyConflict,
     TooManyHolds,
     HoldClosed,
+    InsufficientBucket,
     PayloadTooLarge,
     InternalError,
     BadGateway,
@@ -28,7 +30,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 18] = [
         Self::InvalidRequest,
         Self::InvalidSignature,
         Self::UnknownFeature,
@@ -37,10 +39,12 @@ impl ErrorCode {
         Self::Forbidden,
         Self::NotFound,
         Self::HoldNotFound,
+        Self::UserNotFound,
         Self::MethodNotAllowed,
         Self::IdempotencyConflict,
         Self::TooManyHolds,
         Self::HoldClosed,
+        Self::InsufficientBucket,
         Self::PayloadTooLarge,
         Self::InternalError,
         Self::BadGateway,
@@ -58,10 +62,12 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::HoldNotFound => "hold_not_found",
+            Self::UserNotFound => "user_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::IdempotencyConflict => "idempotency_conflict",
             Self::TooManyHolds => "too_many_holds",
             Self::HoldClosed => "hold_closed",
+            Self::InsufficientBucket => "insufficient_bucket",
             Self::PayloadTooLarge => "payload_too_large",
             Self::InternalError => "internal_error",
             Self::BadGateway => "bad_gateway",
@@ -78,11 +84,12 @@ impl ErrorCode {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::InsufficientCredits => StatusCode::PAYMENT_REQUIRED,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound | Self::HoldNotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::HoldNotFound | Self::UserNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::IdempotencyConflict | Self::TooManyHolds | Self::HoldClosed => {
-                StatusCode::CONFLICT
-            }
+            Self::IdempotencyConflict
+            | Self::TooManyHolds
+            | Self::HoldClosed
+            | Self::InsufficientBucket => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::BadGateway => StatusCode::BAD_GATEWAY,
