@@ -95,7 +95,8 @@ pub async fn invoke(
     }
 }
 
-/// The admin trigger, its segments run in process (a deployment fans out to Lambda instead).
+/// The admin function: support's routes, and the reset trigger with its segments run in
+/// process (a deployment fans out to Lambda instead).
 async fn admin_reset(
     app: &App,
     settings: &AdminSettings,
@@ -103,7 +104,7 @@ async fn admin_reset(
 ) -> lambda_http::Response<Body> {
     let admin =
         monthly_reset::admin::Admin::new(app, settings.clone(), monthly_reset::Fanout::local());
-    monthly_reset::admin::handle(&admin, req).await
+    monthly_reset::admin::serve(app, &admin, req).await
 }
 
 /// Serves until `shutdown` completes; connections in flight are dropped with the task.

@@ -36,7 +36,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Credits API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Subscription credits: balance, spending, holds, plans, status and the admin reset. Every error is \
+            "description": "Subscription credits: balance, spending, holds, plans, status, the admin reset and support's adjustments. Every error is \
                 `{\"error\": {\"code\", \"message\"}}` with a stable snake_case `code`; extra \
                 fields may sit beside `error`. The user is always the bearer token's `sub`.",
         },
@@ -77,18 +77,7 @@ fn paths() -> Value {
                 "operationId": "listTransactions",
                 "summary": "The caller's ledger, newest first",
                 "tags": ["credits"],
-                "parameters": [
-                    {
-                        "name": "limit", "in": "query", "required": false,
-                        "description": "Entries per page (default 20).",
-                        "schema": {"type": "integer", "minimum": balance::MIN_LIMIT, "maximum": balance::MAX_LIMIT, "default": balance::DEFAULT_LIMIT},
-                    },
-                    {
-                        "name": "cursor", "in": "query", "required": false,
-                        "description": "The `next_cursor` of the previous page.",
-                        "schema": {"type": "string", "pattern": TX_ID_PATTERN},
-                    },
-                ],
+                "parameters": page_parameters(),
                 "responses": responses(&[
                     ("200", named("A page of ledger entries", "TransactionsPage")),
                     ("400", error("`limit` or `cursor` malformed or given twice", &[ErrorCode::InvalidRequest])),
@@ -99,7 +88,7 @@ fn paths() -> Value {
         "/credits/plans": {
             "get": {
                 "operationId": "listPlans",
-                "summary": "Plans with their monthly credits, and the packages on sale (v1 with purchases on)",
+                "summary": "Plans with their monthly credits, the packages on sale (v1 with purchases on) and the feature prices",
                 "tags": ["credits"],
                 "security": [],
                 "responses": responses(&[("200", named("Plans and packages", "PlansView"))], false),
@@ -147,7 +136,10 @@ fn paths() -> Value {
                         named("Deducted; the balance view after it", "Deducted"),
                         replayed_header(),
                     )),
-                    ("400", error("Invalid body or Idempotency-Key", &[ErrorCode::InvalidRequest])),
+                    ("400", error(
+                        "Invalid body or Idempotency-Key, or a `feature` the price list does not hold (named in `feature` beside `error`)",
+                        &[ErrorCode::InvalidRequest, ErrorCode::UnknownFeature],
+                    )),
                     ("401", unauthorized()),
                     ("402", named("Not enough credits: nothing was deducted", "InsufficientCredits")),
                     ("409", named("This Idempotency-Key was used with another body", "IdempotencyConflict")),
@@ -179,7 +171,10 @@ fn paths() -> Value {
                             "releaseHold": {"operationId": "releaseHold", "parameters": {"id": "$response.body#/hold_id"}},
                         }),
                     )),
-                    ("400", error("Invalid body or Idempotency-Key", &[ErrorCode::InvalidRequest])),
+                    ("400", error(
+                        "Invalid body or Idempotency-Key, or a `feature` the price list does not hold (named in `feature` beside `error`)",
+                        &[ErrorCode::InvalidRequest, ErrorCode::UnknownFeature],
+                    )),
                     ("401", unauthorized()),
                     ("402", named("Not enough credits: nothing was held", "InsufficientCredits")),
                     ("409", one_of(
@@ -261,6 +256,78 @@ fn paths() -> Value {
                 ], true),
             },
         },
+        "/admin/credits/users/{user_id}": {
+            "get": {
+                "operationId": "getUserAccount",
+                "summary": "A user's balance view and the first page of their ledger (admins only)",
+                "description": "For support. Applies a due reset first, as the user's own reads do; \
+                    never opens an account: a user the service has never seen is a 404.",
+                "tags": ["support"],
+                "parameters": ([vec![user_id()], page_parameters().to_vec()].concat()),
+                "responses": responses(&[
+                    ("200", named("The balance view and a page of the ledger, newest first", "UserAccount")),
+                    ("400", error("`limit` or `cursor` malformed or given twice", &[ErrorCode::InvalidRequest])),
+                    ("401", unauthorized()),
+                    ("403", error("The caller is not an administrator", &[ErrorCode::Forbidden])),
+                    ("404", error("The service has never seen this user", &[ErrorCode::UserNotFound])),
+                ], true),
+            },
+        },
+        "/admin/credits/users/{user_id}/adjustments": {
+            "post": {
+                "operationId": "adjustCredits",
+                "summary": "Add credits to a user's bucket or take some out, with a reason (admins only)",
+                "description": "One `adjust` entry whose cause names the admin's `sub` and the \
+                    key (`admin:<sub> idem:<key>`). Never takes a bucket below zero (409). \
+                    Idempotent by `Idempotency-Key` (scoped to the admin and the user), as deduct: \
+                    the same key and body replay the first answer; another body is a 409.",
+                "tags": ["support"],
+                "parameters": [user_id(), idempotency_key()],
+                "requestBody": {
+                    "required": true,
+                    "content": {"application/json": {"schema": schema_ref("AdjustmentBody")}},
+                },
+                "responses": responses(&[
+                    ("201", with_headers(
+                        named("Adjusted: the ledger entry and the balance view after it", "Adjusted"),
+                        replayed_header(),
+                    )),
+                    ("400", error("Invalid body or Idempotency-Key", &[ErrorCode::InvalidRequest])),
+                    ("401", unauthorized()),
+                    ("403", error("The caller is not an administrator", &[ErrorCode::Forbidden])),
+                    ("404", error("The service has never seen this user", &[ErrorCode::UserNotFound])),
+                    ("409", one_of(
+                        "The bucket holds less than the adjustment takes, or this Idempotency-Key was used with another body",
+                        &["InsufficientBucket", "IdempotencyConflict"],
+                    )),
+                ], true),
+            },
+        },
+    })
+}
+
+/// `limit` and `cursor`: a page of the ledger.
+fn page_parameters() -> [Value; 2] {
+    [
+        json!({
+            "name": "limit", "in": "query", "required": false,
+            "description": "Entries per page (default 20).",
+            "schema": {"type": "integer", "minimum": balance::MIN_LIMIT, "maximum": balance::MAX_LIMIT, "default": balance::DEFAULT_LIMIT},
+        }),
+        json!({
+            "name": "cursor", "in": "query", "required": false,
+            "description": "The `next_cursor` of the previous page.",
+            "schema": {"type": "string", "pattern": TX_ID_PATTERN},
+        }),
+    ]
+}
+
+/// The `{user_id}` of support's routes: a user's `sub`.
+fn user_id() -> Value {
+    json!({
+        "name": "user_id", "in": "path", "required": true,
+        "description": "The user's `sub`.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": credits::account::UserId::MAX_LEN},
     })
 }
 
@@ -411,15 +478,44 @@ fn schemas() -> Value {
     add::<PlansView>(&mut all);
     add::<PreviewView>(&mut all);
     add::<InsufficientView>(&mut all);
-    add::<deduct::DeductBody>(&mut all);
+    add::<deduct::DeductAmount>(&mut all);
+    add::<deduct::DeductFeature>(&mut all);
     add::<Deducted>(&mut all);
-    add::<deduct::HoldBody>(&mut all);
+    add::<deduct::HoldAmount>(&mut all);
+    add::<deduct::HoldFeature>(&mut all);
     add::<HoldOpened>(&mut all);
     add::<deduct::CommitBody>(&mut all);
     add::<HoldEnded>(&mut all);
     add::<credits::rules::ClosedHold>(&mut all);
     add::<status::StatusView>(&mut all);
     add::<credits::views::RunView>(&mut all);
+    // The handlers take exactly one of `amount` and `feature`: one schema each, so generated
+    // clients get a union of the two shapes.
+    for (body, amount, feature, what) in [
+        (
+            "DeductBody",
+            "DeductAmount",
+            "DeductFeature",
+            "What to spend",
+        ),
+        ("HoldBody", "HoldAmount", "HoldFeature", "What to hold"),
+    ] {
+        all.insert(
+            body.to_owned(),
+            json!({
+                "description": format!("{what}: `amount` credits, or `feature` and `quantity` \
+                    priced from the price list (`GET /credits/plans`); exactly one of the two."),
+                "oneOf": [schema_ref(amount), schema_ref(feature)],
+            }),
+        );
+    }
+    add::<monthly_reset::support::UserAccount>(&mut all);
+    add::<monthly_reset::support::AdjustmentBody>(&mut all);
+    add::<credits::views::Adjusted>(&mut all);
+    // Not 0: a rule utoipa cannot derive.
+    all.entry("AdjustmentBody".to_owned()).and_modify(|body| {
+        body["properties"]["amount"]["not"] = json!({"const": 0});
+    });
     let insufficient = all.remove("InsufficientView");
     all.insert(
         "InsufficientCredits".to_owned(),
@@ -446,6 +542,21 @@ fn schemas() -> Value {
         ),
     );
     all.insert(
+        "InsufficientBucket".to_owned(),
+        flat_error(
+            ErrorCode::InsufficientBucket,
+            "409: the adjustment would take the bucket below zero; nothing changed. What the \
+             bucket holds now is `available`.",
+            Some(json!({
+                "required": ["bucket", "available"],
+                "properties": {
+                    "bucket": schema_ref("Bucket"),
+                    "available": {"type": "integer", "format": "int64", "minimum": 0},
+                },
+            })),
+        ),
+    );
+    all.insert(
         "HoldClosed".to_owned(),
         flat_error(
             ErrorCode::HoldClosed,
@@ -457,7 +568,7 @@ fn schemas() -> Value {
         "Error".to_owned(),
         json!({
             "description": "Every error answer: `code` is stable snake_case; some answers add \
-                fields beside `error` (`InsufficientCredits`, `HoldClosed`).",
+                fields beside `error` (`InsufficientCredits`, `InsufficientBucket`, `HoldClosed`).",
             "type": "object",
             "required": ["error"],
             "properties": {"error": {

@@ -118,6 +118,15 @@ impl From<ServiceError> for ApiError {
             ServiceError::HoldExceeded { held } => Self::invalid(format!(
                 "amount must be at most the {held} credits the hold holds"
             )),
+            ServiceError::UserNotFound => Self::new(
+                ErrorCode::UserNotFound,
+                "no account for this user: the service has never seen them",
+            ),
+            ServiceError::BucketTooLow { bucket, available } => Self::new(
+                ErrorCode::InsufficientBucket,
+                format!("the adjustment would take the bucket below zero: it holds {available}"),
+            )
+            .with(serde_json::json!({ "bucket": bucket, "available": available })),
             ServiceError::Insufficient { .. } => internal(&e),
         }
     }

@@ -5,6 +5,7 @@ use crate::config::{
     Config, FLAGS_CALL_TIMEOUT, STORE_ATTEMPT_TIMEOUT, STORE_CALL_TIMEOUT, retries, timeouts,
 };
 use crate::flags::FlagReader;
+use crate::prices::PriceReader;
 use crate::service::CreditService;
 use crate::store::Store;
 
@@ -14,6 +15,8 @@ pub struct App {
     pub clock: Clock,
     pub service: CreditService,
     pub flags: FlagReader,
+    /// The feature price list, cached like the flags.
+    pub prices: PriceReader,
 }
 
 impl App {
@@ -35,6 +38,7 @@ impl App {
                     .with_low_balance_percent(config.low_balance_percent),
                 config.idempotency_ttl,
             ),
+            prices: PriceReader::new(ssm.clone(), &config.parameter_prefix, config.flag_ttl),
             flags: FlagReader::new(ssm, &config.parameter_prefix, config.flag_ttl),
             config,
             clock: Clock::system(),

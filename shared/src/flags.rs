@@ -1,10 +1,11 @@
 //! The v1/v2 switch, read from SSM Parameter Store and cached for a short time, so an operator's
 //! change takes effect everywhere within that time, with no redeploy.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::Mutex;
+
+use crate::cached::Cached;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -87,15 +88,7 @@ pub fn parameter_names(prefix: &str) -> [String; 2] {
 pub struct FlagReader {
     ssm: aws_sdk_ssm::Client,
     names: [String; 2],
-    ttl: Duration,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    good: Option<(Flags, Instant)>,
-    tried: Option<Instant>,
-    error: Option<String>,
+    cache: Cached<Flags>,
 }
 
 impl FlagReader {
@@ -103,51 +96,19 @@ impl FlagReader {
         Self {
             ssm,
             names: parameter_names(prefix),
-            ttl,
-            state: Mutex::new(State::default()),
+            cache: Cached::new(ttl),
         }
     }
 
     /// The flags in force now. Reads Parameter Store at most once per cache time, whether the
     /// read succeeds or not, so a failing SSM is not hammered.
     pub async fn read(&self) -> FlagReading {
-        let mut state = self.state.lock().await;
-        let now = Instant::now();
-        let due = state
-            .tried
-            .is_none_or(|t| now.duration_since(t) >= self.ttl);
-        if due {
-            state.tried = Some(now);
-            match self.fetch().await {
-                Ok(flags) => {
-                    state.good = Some((flags, now));
-                    state.error = None;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "flag parameters unreadable; keeping the last good value");
-                    state.error = Some(e);
-                }
-            }
-        }
-        match (state.good, &state.error) {
-            (Some((flags, at)), None) => FlagReading {
-                flags,
-                source: FlagSource::ParameterStore,
-                age: now.duration_since(at),
-                error: None,
-            },
-            (Some((flags, at)), Some(e)) => FlagReading {
-                flags,
-                source: FlagSource::LastGood,
-                age: now.duration_since(at),
-                error: Some(e.clone()),
-            },
-            (None, e) => FlagReading {
-                flags: Flags::DEFAULT,
-                source: FlagSource::Default,
-                age: Duration::ZERO,
-                error: e.clone(),
-            },
+        let reading = self.cache.read(|| self.fetch()).await;
+        FlagReading {
+            flags: reading.value.unwrap_or(Flags::DEFAULT),
+            source: reading.source,
+            age: reading.age,
+            error: reading.error,
         }
     }
 

@@ -70,6 +70,10 @@ pub struct Entry {
     pub cause: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The feature a priced spend named, its quantity and unit price (see
+    /// [`crate::rules::prices`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priced: Option<crate::rules::prices::Priced>,
     pub at: DateTime<Utc>,
 }
 

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod api;
 pub mod app;
+pub mod cached;
 pub mod clock;
 pub mod config;
 pub mod flags;
@@ -11,6 +12,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod period;
 pub mod plan;
+pub mod prices;
 pub mod reset;
 pub mod rules;
 pub mod service;

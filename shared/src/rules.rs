@@ -8,6 +8,8 @@ use crate::ledger::{Bucket, Entry, EntryKind, TransactionId};
 use crate::period::Period;
 use crate::plan::{Credits, Package, Plan};
 
+mod adjustments;
+pub use adjustments::{Adjustment, BucketTooLow, MAX_ADJUSTMENT, adjust, adjustment_cause};
 mod holds;
 pub use holds::{
     DEFAULT_HOLD_TTL, EXPIRY_BATCH, HoldEnd, HoldRefusal, MAX_HOLD_TTL, MAX_OPEN_HOLDS,
@@ -19,6 +21,7 @@ pub mod notify;
 pub use notify::Before;
 mod preview;
 pub use preview::{PlanPreview, preview_change_plan};
+pub mod prices;
 
 /// The smallest and largest amount one deduct may take.
 pub const MIN_DEDUCT: Credits = 1;
@@ -383,6 +386,7 @@ impl Draft {
             moved,
             cause: cause.to_owned(),
             reason: reason.map(str::to_owned),
+            priced: None,
             at: self.now,
         });
     }

@@ -12,9 +12,11 @@ use crate::plan::Credits;
 use crate::rules::{self, Change, ClosedHold};
 use crate::store::{IdempotencyRecord, Page, Store, StoreError, Stored, WriteError};
 
+mod adjustments;
 mod spending;
 pub mod stripe_event;
 
+pub use adjustments::{Adjust, AdjustOutcome, adjustment_key};
 pub use spending::{Deduct, OpenHold};
 
 /// How long a change is decided and written again after lost races before the caller is told
@@ -56,6 +58,15 @@ pub enum ServiceError {
     HoldClosed(ClosedHold),
     #[error("the hold holds {held} credits")]
     HoldExceeded { held: Credits },
+    /// No account: the user was never seen (support's routes do not open one).
+    #[error("no such user")]
+    UserNotFound,
+    /// A support adjustment would take its bucket below zero.
+    #[error("the {bucket:?} bucket holds {available} credits")]
+    BucketTooLow {
+        bucket: crate::ledger::Bucket,
+        available: Credits,
+    },
     /// Every attempt lost a race: safe to retry, nothing was written by this request.
     #[error("the account is too busy; retry")]
     Contention,

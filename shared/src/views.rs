@@ -12,8 +12,11 @@ use crate::plan::{Credits, Package, Plan};
 #[cfg(doc)]
 use crate::reset::records::MAX_FAILED_IDS;
 use crate::reset::records::{Counts, Progress};
+use crate::rules::prices::PriceList;
 use crate::rules::{ClosedHold, HoldEnd, NewHold};
 
+mod adjustments;
+pub use adjustments::Adjusted;
 mod preview;
 pub use preview::{PlanChangeKind, PreviewView};
 
@@ -219,6 +222,15 @@ pub struct EntryView {
     pub cause: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The feature a priced spend named (`deduct` and `hold` entries only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feature: Option<String>,
+    /// Units of `feature` the spend was for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<i64>,
+    /// The feature's price per unit when it was spent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_price: Option<Credits>,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
 }
@@ -234,6 +246,9 @@ impl From<Entry> for EntryView {
             held_after: e.held_after,
             cause: e.cause,
             reason: e.reason,
+            feature: e.priced.as_ref().map(|p| p.feature.clone()),
+            quantity: e.priced.as_ref().map(|p| p.quantity),
+            unit_price: e.priced.as_ref().map(|p| p.unit_price),
             created_at: e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         }
     }
@@ -258,6 +273,16 @@ pub struct PlansView {
     pub packages: Vec<PackageView>,
     pub purchases_enabled: bool,
     pub version: Version,
+    /// What each priced feature costs, by name (`feature` and `quantity` on deduct and holds).
+    pub features: Vec<FeaturePriceView>,
+}
+
+/// A priced feature and its price per unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FeaturePriceView {
+    pub id: String,
+    pub unit_price: Credits,
 }
 
 impl PlansView {
@@ -267,7 +292,20 @@ impl PlansView {
             packages: packages_on_sale(flags),
             purchases_enabled: flags.purchases_enabled(),
             version: flags.version,
+            features: Vec::new(),
         }
+    }
+
+    /// With the features of `prices` listed.
+    pub fn with_prices(mut self, prices: &PriceList) -> Self {
+        self.features = prices
+            .iter()
+            .map(|(id, unit_price)| FeaturePriceView {
+                id: id.to_owned(),
+                unit_price,
+            })
+            .collect();
+        self
     }
 }
 

@@ -127,7 +127,7 @@ mod tests {
     }
 
     #[test]
-    fn the_template_defines_the_flag_parameters_with_phase_one_values() {
+    fn the_template_defines_the_parameters_with_phase_one_values() {
         let mut p: Vec<_> = parameter_definitions()
             .unwrap()
             .into_iter()
@@ -138,10 +138,20 @@ mod tests {
             p,
             [
                 ("/enable-purchases".to_owned(), "true".to_owned()),
+                (
+                    "/feature-prices".to_owned(),
+                    r#"{"ai_generation": 10, "pdf_export": 3}"#.to_owned()
+                ),
                 ("/system-version".to_owned(), "v1".to_owned())
             ]
         );
         let names = credits::flags::parameter_names("");
         assert!(names.iter().all(|n| p.iter().any(|(s, _)| s == n)));
+        assert_eq!(credits::prices::parameter_name(""), "/feature-prices");
+        let prices = &p[1].1;
+        assert_eq!(
+            credits::rules::prices::parse_price_list(prices).map(|l| l.len()),
+            Ok(2)
+        );
     }
 }

@@ -40,6 +40,7 @@ pub async fn open_v1(app: &App, now: DateTime<Utc>) {
 pub async fn spend(app: &App, user: &UserId, amount: i64, key: &str, now: DateTime<Utc>) {
     let cmd = Deduct {
         amount,
+        priced: None,
         reason: None,
         key,
         request: key,

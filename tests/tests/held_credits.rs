@@ -186,6 +186,7 @@ async fn fifty_holds_expiring_together_never_lock_the_account() {
             let key = format!("k{i}");
             let cmd = OpenHold {
                 amount: 1,
+                priced: None,
                 ttl_seconds: 1,
                 key: &key,
                 request: "{}",

@@ -282,3 +282,47 @@ async fn a_function_that_dies_after_its_commit_still_delivers_once() {
     );
     assert!(events.iter().all(|(_, d)| d["user_id"] == "quin"));
 }
+
+/// Support's adjustment is a committed change like any other: a grant publishes
+/// `credits.granted` (reason `adjustment`) once; its replay and a refused one publish nothing.
+#[tokio::test]
+async fn an_admin_adjustment_publishes_one_grant_and_its_replay_nothing() {
+    let stack = Stack::start("notify-adjust").await;
+    let bus = Bus::new("notify-adjust").await;
+    let publisher = bus.publisher(stack.gateway.app(), None).await;
+    let user = stack.token("rhea");
+    assert_eq!(stack.get("/credits/balance", Some(&user)).await.status, 200);
+    assert_eq!(sweep(&publisher).await, Sweep::default());
+    let admin = stack.token_in("root", &["admin"]);
+    let adjust = |key: &'static str, body: &'static str| {
+        let auth = format!("Bearer {admin}");
+        let stack = &stack;
+        async move {
+            let headers = [
+                ("authorization", auth.as_str()),
+                ("content-type", "application/json"),
+                ("idempotency-key", key),
+            ];
+            let path = "/admin/credits/users/rhea/adjustments";
+            stack.send("POST", path, &headers, body).await
+        }
+    };
+    let grant = r#"{"amount": 40, "bucket": "purchased", "reason": "outage credit"}"#;
+    let first = adjust("t-1", grant).await;
+    assert_eq!(first.status, 201, "{:?}", first.json);
+    assert_eq!(adjust("t-1", grant).await.status, 201);
+    let too_much = r#"{"amount": -6, "bucket": "monthly", "reason": "over"}"#;
+    assert_eq!(adjust("t-2", too_much).await.status, 409);
+
+    assert_eq!(sweep(&publisher).await.published, 1);
+    let events = bus.received().await;
+    assert_eq!(types(&events), ["credits.granted"], "{events:?}");
+    let detail = &events[0].1;
+    assert_eq!(
+        (&detail["reason"], &detail["amount"], &detail["bucket"]),
+        (&json!("adjustment"), &json!(40), &json!("purchased"))
+    );
+    assert_eq!(detail["entry_id"], first.json["entry"]["id"]);
+    assert_eq!(detail["cause"], "admin:root idem:t-1");
+    assert_eq!(detail["balance"]["balance"], 45);
+}

@@ -51,7 +51,7 @@ async fn transactions(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
 }
 
 /// `limit` (1 to 100, default 20) and `cursor` (a `next_cursor` this API gave), each at most once.
-fn page_query(req: &Request) -> Result<(usize, Option<TransactionId>), ApiError> {
+pub fn page_query(req: &Request) -> Result<(usize, Option<TransactionId>), ApiError> {
     let single = |name: &str| query_once(req, name);
     let limit = match single("limit")? {
         None => DEFAULT_LIMIT,
@@ -84,10 +84,15 @@ fn query_once<'r>(req: &'r Request, name: &str) -> Result<Option<&'r str>, ApiEr
     }
 }
 
-/// Public (no authorizer), so it reads only the flags: a caller's own plan is in its balance.
+/// Public (no authorizer), so it reads only the flags and the prices: a caller's own plan is in
+/// its balance. No price list read yet lists no features.
 async fn plans(app: &App) -> Result<Response<Body>, ApiError> {
     let flags = app.flags.read().await.flags;
-    Ok(json_response(StatusCode::OK, &PlansView::new(&flags)))
+    let mut view = PlansView::new(&flags);
+    if let Some(prices) = app.prices.read().await.value {
+        view = view.with_prices(&prices);
+    }
+    Ok(json_response(StatusCode::OK, &view))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ async fn spend(app: &App, user: &str, amount: i64, key: &str) {
     let user = UserId::parse(user).unwrap();
     let cmd = Deduct {
         amount,
+        priced: None,
         reason: None,
         key,
         request: key,

@@ -2,21 +2,22 @@
 
 use credits::api::{self, ApiError, json_response};
 use credits::app::App;
-use credits::plan::Credits;
 use credits::rules::{self, MAX_DEDUCT, MAX_HOLD_TTL, MIN_DEDUCT, MIN_HOLD_TTL};
 use credits::service::{OpenHold, ServiceError};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use crate::priced::{self, Cost, Form};
 use crate::{MAX_BODY_BYTES, answer_once, idempotency_key, refused, whole_number};
 
-/// `POST /credits/holds`: reserve `amount` credits for `ttl_seconds` (default 900).
+/// `POST /credits/holds` with `{"amount": n}`: reserve `amount` credits for `ttl_seconds`
+/// (default 900).
 #[derive(Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct HoldBody {
+pub struct HoldAmount {
     #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 1, maximum = 1_000_000))]
     amount: Value,
     /// Seconds until the hold ends on its own: 1 to 86,400, 900 when absent.
@@ -29,28 +30,73 @@ pub struct HoldBody {
     ttl_seconds: Option<Value>,
 }
 
+/// `POST /credits/holds` with `{"feature": "ai_generation", "quantity": 2}`: reserve what that
+/// costs at the price in force, as a deduct would price it.
+#[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HoldFeature {
+    /// A feature of the price list.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = r"^[a-z][a-z0-9_]{0,63}$")
+    )]
+    feature: Value,
+    /// Units to hold: 1 to 1,000,000, 1 when absent.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000)
+    )]
+    quantity: Option<Value>,
+    /// Seconds until the hold ends on its own: 1 to 86,400, 900 when absent.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<i64>, minimum = 1, maximum = 86_400)
+    )]
+    ttl_seconds: Option<Value>,
+}
+
 /// A valid hold request; its JSON is what an Idempotency-Key is bound to.
 #[derive(Serialize)]
 struct HoldRequest {
-    amount: Credits,
+    #[serde(flatten)]
+    cost: Cost,
     ttl_seconds: i64,
+}
+
+/// Either body, checked.
+fn hold_request(body: Map<String, Value>) -> Result<HoldRequest, ApiError> {
+    let (cost, ttl) = match priced::form(&body)? {
+        Form::Amount => {
+            let body: HoldAmount = priced::fields(body)?;
+            let amount = whole_number("amount", &body.amount, MIN_DEDUCT, MAX_DEDUCT)?;
+            (Cost::Amount { amount }, body.ttl_seconds)
+        }
+        Form::Feature => {
+            let body: HoldFeature = priced::fields(body)?;
+            let cost = Cost::feature(&body.feature, body.quantity.as_ref())?;
+            (cost, body.ttl_seconds)
+        }
+    };
+    let ttl_seconds = match &ttl {
+        None | Some(Value::Null) => rules::DEFAULT_HOLD_TTL,
+        Some(v) => whole_number("ttl_seconds", v, MIN_HOLD_TTL, MAX_HOLD_TTL)?,
+    };
+    Ok(HoldRequest { cost, ttl_seconds })
 }
 
 pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let user = api::user(req)?;
     let key = idempotency_key(req)?;
-    let body: HoldBody = api::json_body(req, MAX_BODY_BYTES)?;
-    let request = HoldRequest {
-        amount: whole_number("amount", &body.amount, MIN_DEDUCT, MAX_DEDUCT)?,
-        ttl_seconds: match &body.ttl_seconds {
-            None | Some(Value::Null) => rules::DEFAULT_HOLD_TTL,
-            Some(v) => whole_number("ttl_seconds", v, MIN_HOLD_TTL, MAX_HOLD_TTL)?,
-        },
-    };
+    let request = hold_request(api::json_body(req, MAX_BODY_BYTES)?)?;
+    let (amount, priced) = request.cost.priced(app).await?;
     let fingerprint = serde_json::to_string(&request).unwrap_or_default();
     let flags = app.flags.read().await.flags;
     let cmd = OpenHold {
-        amount: request.amount,
+        amount,
+        priced: priced.as_ref(),
         ttl_seconds: request.ttl_seconds,
         key,
         request: &fingerprint,

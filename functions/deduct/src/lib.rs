@@ -1,8 +1,11 @@
 //! Spending: `POST /credits/deduct` (once per `Idempotency-Key`) and the holds routes.
 
 mod holds;
+mod priced;
 
-pub use holds::{CommitBody, HoldBody};
+pub use holds::{CommitBody, HoldAmount, HoldFeature};
+
+use priced::{Cost, Form};
 
 use credits::account::Account;
 use credits::api::{self, ApiError, ErrorCode, json_response, raw_json_response};
@@ -15,7 +18,7 @@ use credits::views::InsufficientView;
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Far above any valid body; a larger one is refused unread.
 pub const MAX_BODY_BYTES: usize = 4096;
@@ -34,11 +37,12 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     result.unwrap_or_else(ApiError::into_response)
 }
 
-/// The body as sent; `amount` is checked by hand so that every wrong shape gets one clear message.
+/// `{"amount": n}`: credits to spend. Fields are checked by hand so that every wrong shape gets
+/// one clear message.
 #[derive(Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct DeductBody {
+pub struct DeductAmount {
     /// Credits to spend, all or nothing.
     #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 1, maximum = 1_000_000))]
     amount: Value,
@@ -51,34 +55,73 @@ pub struct DeductBody {
     reason: Option<String>,
 }
 
-/// A valid deduct request; its JSON is what an Idempotency-Key is bound to.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-struct DeductRequest {
-    amount: Credits,
+/// `{"feature": "pdf_export", "quantity": 2}`: units of a priced feature, at its price in
+/// `GET /credits/plans` (unit price x quantity, at most 1,000,000 credits).
+#[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeductFeature {
+    /// A feature of the price list.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = r"^[a-z][a-z0-9_]{0,63}$")
+    )]
+    feature: Value,
+    /// Units to spend: 1 to 1,000,000, 1 when absent.
+    // No schema `default`: openapi-typescript makes a field that has one required.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000)
+    )]
+    quantity: Option<Value>,
+    /// As `reason` of an amount.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")
+    )]
     reason: Option<String>,
 }
 
-impl DeductBody {
-    fn parse(self) -> Result<DeductRequest, ApiError> {
-        let amount = whole_number("amount", &self.amount, MIN_DEDUCT, MAX_DEDUCT)?;
-        if let Some(reason) = &self.reason
-            && (reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control))
-        {
-            return Err(ApiError::invalid(format!(
-                "reason must be at most {MAX_REASON_CHARS} characters, without control characters"
-            )));
+/// A valid deduct request; its JSON is what an Idempotency-Key is bound to.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+struct DeductRequest {
+    #[serde(flatten)]
+    cost: Cost,
+    reason: Option<String>,
+}
+
+/// Either body, checked.
+fn deduct_request(body: Map<String, Value>) -> Result<DeductRequest, ApiError> {
+    let (cost, reason) = match priced::form(&body)? {
+        Form::Amount => {
+            let body: DeductAmount = priced::fields(body)?;
+            let amount = whole_number("amount", &body.amount, MIN_DEDUCT, MAX_DEDUCT)?;
+            (Cost::Amount { amount }, body.reason)
         }
-        Ok(DeductRequest {
-            amount,
-            reason: self.reason,
-        })
+        Form::Feature => {
+            let body: DeductFeature = priced::fields(body)?;
+            (
+                Cost::feature(&body.feature, body.quantity.as_ref())?,
+                body.reason,
+            )
+        }
+    };
+    if let Some(reason) = &reason
+        && (reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control))
+    {
+        return Err(ApiError::invalid(format!(
+            "reason must be at most {MAX_REASON_CHARS} characters, without control characters"
+        )));
     }
+    Ok(DeductRequest { cost, reason })
 }
 
 /// A JSON number without a fractional part from `min` to `max`, as JSON Schema's `integer` (and
 /// so the OpenAPI document) defines it: `2`, `2.0` and `2e0` are all 2; `1.5` and `"1"` are
 /// refused. Beyond 2^53 a float is not exact, so it is refused too.
-pub(crate) fn whole_number(name: &str, value: &Value, min: i64, max: i64) -> Result<i64, ApiError> {
+pub fn whole_number(name: &str, value: &Value, min: i64, max: i64) -> Result<i64, ApiError> {
     const EXACT: f64 = 9_007_199_254_740_992.0;
     value
         .as_i64()
@@ -97,7 +140,7 @@ pub(crate) fn whole_number(name: &str, value: &Value, min: i64, max: i64) -> Res
 }
 
 /// 1 to 255 visible ASCII characters, such as a UUID.
-pub(crate) fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
+pub fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
     let key = api::header_str(req, IDEMPOTENCY_HEADER)?
         .ok_or_else(|| ApiError::invalid("the Idempotency-Key header is required"))?;
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
@@ -111,11 +154,13 @@ pub(crate) fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
 async fn deduct(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let user = api::user(req)?;
     let key = idempotency_key(req)?;
-    let request = api::json_body::<DeductBody>(req, MAX_BODY_BYTES)?.parse()?;
+    let request = deduct_request(api::json_body(req, MAX_BODY_BYTES)?)?;
+    let (amount, priced) = request.cost.priced(app).await?;
     let fingerprint = serde_json::to_string(&request).unwrap_or_default();
     let flags = app.flags.read().await.flags;
     let cmd = Deduct {
-        amount: request.amount,
+        amount,
+        priced: priced.as_ref(),
         reason: request.reason.as_deref(),
         key,
         request: &fingerprint,
@@ -159,7 +204,7 @@ fn insufficient(account: &Account, required: Credits, flags: &Flags) -> ApiError
 }
 
 /// An idempotent answer as the response; a replay, sent as recorded, says so in a header.
-fn respond<T: Serialize>(answer: Answer<T>, status: StatusCode) -> Response<Body> {
+pub fn respond<T: Serialize>(answer: Answer<T>, status: StatusCode) -> Response<Body> {
     match answer {
         Answer::Applied(view) => json_response(status, &view),
         Answer::Replayed(recorded) => {

@@ -1,5 +1,7 @@
-//! `POST /admin/credits/reset`: an admin starts a run for the current period and gets its record.
+//! The admin function: `POST /admin/credits/reset` (an admin starts a run for the current
+//! period and gets its record) and support's routes ([`crate::support`]).
 
+use credits::account::UserId;
 use credits::api::{self, ApiError, ErrorCode, json_response};
 use credits::app::App;
 use credits::reset::{ResetError, admin_run_id};
@@ -7,7 +9,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use crate::config::{AdminResetConfig, AdminSettings};
-use crate::{Fanout, JobError, Reset};
+use crate::{Fanout, JobError, Reset, support};
 
 /// What the admin-reset function works with, built once per cold start.
 pub struct Admin {
@@ -24,13 +26,25 @@ impl Admin {
         }
     }
 
-    /// Logging, the configuration ([`AdminResetConfig`]), the App and the fan-out.
-    pub async fn cold_start() -> Result<Self, credits::config::ConfigError> {
+    /// Logging, the configuration ([`AdminResetConfig`]), the App (support's routes use it)
+    /// and the fan-out.
+    pub async fn cold_start() -> Result<(App, Self), credits::config::ConfigError> {
         credits::app::init_logging();
         let config = AdminResetConfig::from_env()?;
         let (app, fanout) = crate::connect(config.app, config.fanout).await;
-        Ok(Self::new(&app, config.admin, fanout))
+        let admin = Self::new(&app, config.admin, fanout);
+        Ok((app, admin))
     }
+}
+
+/// Every admin route: support's, and the reset's ([`handle`]).
+pub async fn serve(app: &App, admin: &Admin, req: Request) -> Response<Body> {
+    let result = match api::route(&req).as_str() {
+        support::ACCOUNT_ROUTE => support::account(app, &admin.group, &req).await,
+        support::ADJUST_ROUTE => support::adjust(app, &admin.group, &req).await,
+        _ => return handle(admin, req).await,
+    };
+    result.unwrap_or_else(ApiError::into_response)
 }
 
 pub async fn handle(admin: &Admin, req: Request) -> Response<Body> {
@@ -51,17 +65,25 @@ pub fn in_group(claim: &str, group: &str) -> bool {
         .any(|g| g == group)
 }
 
-async fn reset(admin: &Admin, req: &Request) -> Result<Response<Body>, ApiError> {
+/// The caller, if their `cognito:groups` holds `group`: else 401 (no caller) or 403 `forbidden`
+/// saying `refusal`.
+pub fn require_admin(req: &Request, group: &str, refusal: &str) -> Result<UserId, ApiError> {
     let user = api::user(req)?;
     let is_admin = api::claims(req)
         .and_then(|c| c.get("cognito:groups"))
-        .is_some_and(|g| in_group(g, &admin.group));
+        .is_some_and(|g| in_group(g, group));
     if !is_admin {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "only an administrator can start a reset run",
-        ));
+        return Err(ApiError::new(ErrorCode::Forbidden, refusal));
     }
+    Ok(user)
+}
+
+async fn reset(admin: &Admin, req: &Request) -> Result<Response<Body>, ApiError> {
+    let user = require_admin(
+        req,
+        &admin.group,
+        "only an administrator can start a reset run",
+    )?;
     let reset = &admin.reset;
     let now = reset.clock.now();
     let run = reset

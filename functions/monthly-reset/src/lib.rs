@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod config;
 pub mod in_process;
+pub mod support;
 
 use std::time::{Duration, Instant};
 

@@ -315,6 +315,7 @@ async fn reset_on_touch_racing_the_job_never_resets_twice() {
             let key = format!("race-{i}");
             let cmd = Deduct {
                 amount: 1,
+                priced: None,
                 reason: None,
                 key: &key,
                 request: &key,

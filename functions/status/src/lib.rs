@@ -9,6 +9,7 @@
 use credits::api::{self, ApiError, ErrorCode, json_response};
 use credits::app::App;
 use credits::flags::{FlagReading, FlagSource};
+use credits::prices::PriceReading;
 use credits::views::BalanceView;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -31,6 +32,9 @@ pub struct StatusView {
     pub version: &'static str,
     pub purchases_enabled: bool,
     pub flag: FlagView,
+    /// The feature price list's health, as `flag`'s: `default` means no list read yet (priced
+    /// spends are refused with 503 until one is).
+    pub prices: FlagView,
     /// `ok`, or `unavailable` (then the answer is a 503).
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub store: &'static str,
@@ -68,7 +72,7 @@ pub const BUILD: BuildView = BuildView {
     git_sha: option_env!("CREDITS_GIT_SHA"),
 };
 
-fn view(reading: &FlagReading, store_ok: bool) -> StatusView {
+fn view(reading: &FlagReading, prices: &PriceReading, store_ok: bool) -> StatusView {
     StatusView {
         version: reading.flags.version.as_str(),
         purchases_enabled: reading.flags.purchases_enabled(),
@@ -76,6 +80,11 @@ fn view(reading: &FlagReading, store_ok: bool) -> StatusView {
             source: reading.source,
             age_seconds: reading.age.as_secs(),
             error: reading.error.clone(),
+        },
+        prices: FlagView {
+            source: prices.source,
+            age_seconds: prices.age.as_secs(),
+            error: prices.error.clone(),
         },
         store: if store_ok { "ok" } else { "unavailable" },
         build: BUILD,
@@ -90,14 +99,15 @@ async fn status(app: &App, req: &Request, user_required: bool) -> Result<Respons
         Err(_) => None,
     };
     let reading = app.flags.read().await;
+    let prices = app.prices.read().await;
     if let Err(e) = app.service.store().health().await {
         tracing::error!(error = %e, "status: the store cannot be read");
         return Err(
             ApiError::new(ErrorCode::ServiceUnavailable, "the store cannot be read")
-                .with(view(&reading, false)),
+                .with(view(&reading, &prices, false)),
         );
     }
-    let mut body = view(&reading, true);
+    let mut body = view(&reading, &prices, true);
     if let Some(user) = user {
         let account = app.service.touch_account(&user, app.clock.now()).await?;
         body.account = Some(BalanceView::new(&account, &reading.flags));

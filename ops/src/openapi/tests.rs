@@ -72,15 +72,49 @@ fn every_reference_resolves() {
 fn body_schemas_follow_the_types() {
     let doc = document();
     let s = &doc["components"]["schemas"];
-    // A deduct body refuses unknown fields, as serde does.
-    assert_eq!(s["DeductBody"]["additionalProperties"], json!(false));
-    assert_eq!(s["DeductBody"]["required"], json!(["amount"]));
+    // A deduct or hold body is one of two shapes, each refusing unknown fields, as serde does.
+    for (body, shapes) in [
+        ("DeductBody", ["DeductAmount", "DeductFeature"]),
+        ("HoldBody", ["HoldAmount", "HoldFeature"]),
+    ] {
+        let refs: Vec<String> = shapes
+            .iter()
+            .map(|n| format!("#/components/schemas/{n}"))
+            .collect();
+        assert_eq!(
+            s[body]["oneOf"],
+            json!([{"$ref": refs[0]}, {"$ref": refs[1]}])
+        );
+        for shape in shapes {
+            assert_eq!(s[shape]["additionalProperties"], json!(false), "{shape}");
+        }
+        assert_eq!(s[shapes[0]]["required"], json!(["amount"]));
+        assert_eq!(s[shapes[1]]["required"], json!(["feature"]));
+        let feature = &s[shapes[1]]["properties"];
+        assert_eq!(
+            feature["quantity"]["minimum"],
+            json!(credits::rules::prices::MIN_QUANTITY)
+        );
+        assert_eq!(
+            feature["quantity"]["maximum"],
+            json!(credits::rules::prices::MAX_QUANTITY)
+        );
+        assert!(feature["quantity"].get("default").is_none());
+        let pattern = feature["feature"]["pattern"].as_str().unwrap_or("");
+        assert_eq!(
+            pattern,
+            format!(
+                "^[a-z][a-z0-9_]{{0,{}}}$",
+                credits::rules::prices::MAX_FEATURE_LEN - 1
+            )
+        );
+    }
     // utoipa takes literals only: the limits the handler checks are compared here.
-    let body = &s["DeductBody"]["properties"];
+    let body = &s["DeductAmount"]["properties"];
     assert_eq!(body["amount"]["minimum"], json!(credits::rules::MIN_DEDUCT));
     assert_eq!(body["amount"]["maximum"], json!(credits::rules::MAX_DEDUCT));
     assert_eq!(body["reason"]["maxLength"], json!(deduct::MAX_REASON_CHARS));
-    let hold = &s["HoldBody"]["properties"];
+    let hold = &s["HoldAmount"]["properties"];
     assert_eq!(hold["amount"]["minimum"], json!(credits::rules::MIN_DEDUCT));
     assert_eq!(hold["amount"]["maximum"], json!(credits::rules::MAX_DEDUCT));
     assert_eq!(
@@ -99,7 +133,7 @@ fn body_schemas_follow_the_types() {
         "{described}"
     );
     assert!(
-        !s["HoldBody"]["required"]
+        !s["HoldAmount"]["required"]
             .as_array()
             .unwrap()
             .contains(&json!("ttl_seconds"))
@@ -200,6 +234,7 @@ fn every_error_answer_is_the_shared_error_or_a_flat_named_one() {
             [
                 "HoldClosed",
                 "IdempotencyConflict",
+                "InsufficientBucket",
                 "InsufficientCredits",
                 "TooManyHolds"
             ]
@@ -220,6 +255,25 @@ fn every_error_answer_is_the_shared_error_or_a_flat_named_one() {
     assert_eq!(schemas["HoldClosed"]["required"], json!(["error", "hold"]));
     // The gateway's own shape is documented beside, not mixed into, the contract's 401.
     assert_eq!(schemas["GatewayError"]["required"], json!(["message"]));
+}
+
+#[test]
+fn the_adjustment_body_follows_the_rule_and_the_handler() {
+    let doc = document();
+    let body = &doc["components"]["schemas"]["AdjustmentBody"];
+    assert_eq!(body["additionalProperties"], json!(false));
+    assert_eq!(body["required"], json!(["amount", "bucket", "reason"]));
+    let amount = &body["properties"]["amount"];
+    let max = credits::rules::MAX_ADJUSTMENT;
+    assert_eq!(
+        (&amount["minimum"], &amount["maximum"], &amount["not"]),
+        (&json!(-max), &json!(max), &json!({"const": 0}))
+    );
+    let reason = &body["properties"]["reason"];
+    assert_eq!(
+        (&reason["minLength"], &reason["maxLength"]),
+        (&json!(1), &json!(monthly_reset::support::MAX_REASON_CHARS))
+    );
 }
 
 /// The code the document names under each error status is an [`ErrorCode`] answered with that

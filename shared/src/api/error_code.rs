@@ -10,15 +10,19 @@ use serde::Serialize;
 pub enum ErrorCode {
     InvalidRequest,
     InvalidSignature,
+    /// A priced spend named a feature the price list does not have.
+    UnknownFeature,
     Unauthorized,
     InsufficientCredits,
     Forbidden,
     NotFound,
     HoldNotFound,
+    UserNotFound,
     MethodNotAllowed,
     IdempotencyConflict,
     TooManyHolds,
     HoldClosed,
+    InsufficientBucket,
     PayloadTooLarge,
     InternalError,
     BadGateway,
@@ -26,18 +30,21 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 18] = [
         Self::InvalidRequest,
         Self::InvalidSignature,
+        Self::UnknownFeature,
         Self::Unauthorized,
         Self::InsufficientCredits,
         Self::Forbidden,
         Self::NotFound,
         Self::HoldNotFound,
+        Self::UserNotFound,
         Self::MethodNotAllowed,
         Self::IdempotencyConflict,
         Self::TooManyHolds,
         Self::HoldClosed,
+        Self::InsufficientBucket,
         Self::PayloadTooLarge,
         Self::InternalError,
         Self::BadGateway,
@@ -49,15 +56,18 @@ impl ErrorCode {
         match self {
             Self::InvalidRequest => "invalid_request",
             Self::InvalidSignature => "invalid_signature",
+            Self::UnknownFeature => "unknown_feature",
             Self::Unauthorized => "unauthorized",
             Self::InsufficientCredits => "insufficient_credits",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::HoldNotFound => "hold_not_found",
+            Self::UserNotFound => "user_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::IdempotencyConflict => "idempotency_conflict",
             Self::TooManyHolds => "too_many_holds",
             Self::HoldClosed => "hold_closed",
+            Self::InsufficientBucket => "insufficient_bucket",
             Self::PayloadTooLarge => "payload_too_large",
             Self::InternalError => "internal_error",
             Self::BadGateway => "bad_gateway",
@@ -68,15 +78,18 @@ impl ErrorCode {
     /// The status every answer with this code has.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::InvalidRequest | Self::InvalidSignature => StatusCode::BAD_REQUEST,
+            Self::InvalidRequest | Self::InvalidSignature | Self::UnknownFeature => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::InsufficientCredits => StatusCode::PAYMENT_REQUIRED,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound | Self::HoldNotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::HoldNotFound | Self::UserNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::IdempotencyConflict | Self::TooManyHolds | Self::HoldClosed => {
-                StatusCode::CONFLICT
-            }
+            Self::IdempotencyConflict
+            | Self::TooManyHolds
+            | Self::HoldClosed
+            | Self::InsufficientBucket => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::BadGateway => StatusCode::BAD_GATEWAY,

@@ -8,6 +8,7 @@ use super::{Answer, CreditService, Once, Refused, ServiceError};
 use crate::account::{Account, UserId};
 use crate::flags::Flags;
 use crate::plan::Credits;
+use crate::rules::prices::{Priced, deduct_priced, hold_priced};
 use crate::rules::{self, Change, HoldEnd, HoldRefusal};
 use crate::views::{BalanceView, Deducted, HoldEnded, HoldOpened};
 
@@ -15,6 +16,8 @@ use crate::views::{BalanceView, Deducted, HoldEnded, HoldOpened};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deduct<'a> {
     pub amount: Credits,
+    /// The feature the amount prices, recorded on the ledger entries; `amount` is its cost.
+    pub priced: Option<&'a Priced>,
     pub reason: Option<&'a str>,
     pub key: &'a str,
     /// The request as normalised by the caller: the same key with another request is refused.
@@ -25,6 +28,8 @@ pub struct Deduct<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenHold<'a> {
     pub amount: Credits,
+    /// The feature the amount prices, recorded on the hold's entries; `amount` is its cost.
+    pub priced: Option<&'a Priced>,
     pub ttl_seconds: i64,
     pub key: &'a str,
     /// The request as normalised by the caller: the same key with another request is refused.
@@ -51,10 +56,13 @@ impl CreditService {
             key: cmd.key,
             request: cmd.request,
         };
+        debug_assert!(cmd.priced.is_none_or(|p| p.amount() == cmd.amount));
         self.once(user, &once, now, |current| {
-            let (change, transaction) =
-                rules::deduct(current, user, cmd.amount, &cause, cmd.reason, now)
-                    .map_err(Refused::from)?;
+            let (change, transaction) = match cmd.priced {
+                None => rules::deduct(current, user, cmd.amount, &cause, cmd.reason, now),
+                Some(priced) => deduct_priced(current, user, priced, &cause, cmd.reason, now),
+            }
+            .map_err(Refused::from)?;
             let answer = Deducted {
                 balance: BalanceView::new(&change.account, flags),
                 deducted: cmd.amount,
@@ -78,9 +86,12 @@ impl CreditService {
             key: cmd.key,
             request: cmd.request,
         };
+        debug_assert!(cmd.priced.is_none_or(|p| p.amount() == cmd.amount));
         self.once(user, &once, now, |current| {
-            let (change, hold) =
-                rules::hold(current, user, cmd.amount, cmd.ttl_seconds, &cause, now)?;
+            let (change, hold) = match cmd.priced {
+                None => rules::hold(current, user, cmd.amount, cmd.ttl_seconds, &cause, now),
+                Some(priced) => hold_priced(current, user, priced, cmd.ttl_seconds, &cause, now),
+            }?;
             let answer = HoldOpened::new(&hold, &change.account, flags);
             Ok((change, answer))
         })

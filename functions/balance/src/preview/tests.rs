@@ -43,6 +43,7 @@ async fn change_plan(app: &App, user: &str, plan: Plan) -> credits::account::Acc
 async fn spend(app: &App, user: &str, amount: i64) {
     let cmd = Deduct {
         amount,
+        priced: None,
         reason: None,
         key: "spend",
         request: "spend",

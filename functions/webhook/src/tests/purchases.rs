@@ -87,6 +87,7 @@ async fn a_v1_package_is_credited_and_refunds_revoke_the_cumulative_share() {
     let user = UserId::parse("pat").unwrap();
     let cmd = credits::service::Deduct {
         amount: 65,
+        priced: None,
         reason: None,
         key: "k",
         request: "{}",

@@ -282,6 +282,11 @@ proptest! {
             let idem = keyed.then_some((key.as_str(), &record));
             writes(a.clone(), command, idem)?;
         }
+        // A support adjustment: the longest admin, key and reason, its record's key the longest.
+        let (cause, adjust_key) = (rules::adjustment_cause(user().as_str(), &key), crate::service::adjustment_key(&user(), &key));
+        prop_assert!(adjust_key.len() + "IDEM#".len() <= 1024, "a sort key is at most 1 KB");
+        let adjustment = rules::Adjustment { amount: -amount, bucket: crate::ledger::Bucket::Purchased, cause: &cause, reason: &long("r", 200) };
+        writes(a.clone(), |a| rules::adjust(a, &adjustment, now()).unwrap_or_else(|e| *e.touched), Some((&adjust_key, &record)))?;
         let purchase = Purchase {
             key: long("pi_", 255),
             session: long("cs_", 255),
