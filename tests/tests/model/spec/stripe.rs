@@ -319,11 +319,14 @@ impl Model {
     fn refund(&mut self, purchase: usize, id: &str, amount: i64, refunded: i64) -> &'static str {
         let pay = self.payments.get_mut(&purchase).expect("a payment");
         let u = pay.user;
+        let before = pay.refunded;
         pay.refunded = pay.refunded.max(refunded);
         let paid = if amount > 0 { amount } else { pay.amount };
         match pay.product {
             None => "ignored",
-            Some(Product::Lifetime) if pay.refunded >= paid => {
+            // Given up once: a later event of the same full refund (a redelivery after the
+            // purchase applied it while parked) changes nothing.
+            Some(Product::Lifetime) if pay.refunded >= paid && before < paid => {
                 self.change_plan(u, self.plan_of(u, Some(purchase)), id);
                 "applied"
             }
