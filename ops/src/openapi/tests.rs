@@ -329,3 +329,55 @@ fn every_documented_code_is_an_error_code_with_that_status() {
     }
     assert!(checked > 20, "{checked} codes checked");
 }
+
+/// Every event the service publishes is documented, and a real one carries what its entry
+/// requires: a grant and a low balance from the rule that decides them.
+#[test]
+fn every_published_event_is_documented_with_the_fields_it_carries() {
+    use credits::account::UserId;
+    use credits::rules::{self, notify};
+    let doc = document();
+    let documented: BTreeSet<&str> = doc["webhooks"]
+        .as_object()
+        .map(|w| w.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let published = BTreeSet::from([
+        notify::LOW_BALANCE,
+        notify::DEPLETED,
+        notify::PLAN_CHANGED,
+        notify::GRANTED,
+        notify::PURCHASE_REJECTED,
+    ]);
+    assert_eq!(documented, published);
+
+    let user = UserId::parse("alice").unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-02T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let opened = rules::touch(None, &user, now).account;
+    let (spent, _) = rules::deduct(Some(&opened), &user, 5, "k", None, now).unwrap();
+    let events = notify::events(
+        notify::Committed {
+            change: Some(&spent),
+            cause: Some("idem:k"),
+            rejected: None,
+            at: now,
+        },
+        20,
+        "w1",
+    );
+    assert!(!events.is_empty());
+    for event in &events {
+        let schema = &doc["webhooks"][event.detail_type.as_str()]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"];
+        for field in schema["required"].as_array().unwrap() {
+            let field = field.as_str().unwrap();
+            assert!(
+                event.detail.get(field).is_some(),
+                "{}: no {field} in {}",
+                event.detail_type,
+                event.detail
+            );
+        }
+    }
+}
