@@ -92,6 +92,23 @@ impl<T: Clone> Cached<T> {
     }
 }
 
+/// One `GetParameters` call, its failure as the text a reading reports.
+pub(crate) async fn get_parameters(
+    ssm: &aws_sdk_ssm::Client,
+    names: Vec<String>,
+) -> Result<aws_sdk_ssm::operation::get_parameters::GetParametersOutput, String> {
+    ssm.get_parameters()
+        .set_names(Some(names))
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "GetParameters: {}",
+                aws_sdk_ssm::error::DisplayErrorContext(e)
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

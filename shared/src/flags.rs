@@ -115,18 +115,7 @@ impl FlagReader {
     /// Both parameters in one call. Any missing or invalid value fails the whole read, so a
     /// half-valid pair never mixes with the last good one.
     async fn fetch(&self) -> Result<Flags, String> {
-        let out = self
-            .ssm
-            .get_parameters()
-            .set_names(Some(self.names.to_vec()))
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "GetParameters: {}",
-                    aws_sdk_ssm::error::DisplayErrorContext(e)
-                )
-            })?;
+        let out = crate::cached::get_parameters(&self.ssm, self.names.to_vec()).await?;
         let value = |name: &str| {
             out.parameters()
                 .iter()

@@ -39,18 +39,7 @@ impl PriceReader {
     /// `GetParameters` (not `GetParameter`), the action the functions may already call on the
     /// prefix; a missing parameter comes back among the invalid names.
     async fn fetch(&self) -> Result<Arc<PriceList>, String> {
-        let out = self
-            .ssm
-            .get_parameters()
-            .names(&self.name)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "GetParameters: {}",
-                    aws_sdk_ssm::error::DisplayErrorContext(e)
-                )
-            })?;
+        let out = crate::cached::get_parameters(&self.ssm, vec![self.name.clone()]).await?;
         let text = out
             .parameters()
             .iter()
